@@ -1,0 +1,71 @@
+// The global error plugin, registered first: whatever a handler, parser or validator throws becomes
+// one answer in the API's own envelope (Anthropic's on /v1/messages, OpenAI's elsewhere), never a bare 500.
+import { Elysia, ParseError, ValidationError } from 'elysia'
+import { ClientGone } from '../engines/engine-client'
+import {
+  ApiError,
+  internalError,
+  invalidJson,
+  invalidRequest,
+  routeNotFound,
+  toAnthropicErrorBody,
+  toOpenAIErrorBody,
+} from '../errors'
+import type { Logger } from '../telemetry/logger'
+
+export function errorHandler(log: Logger) {
+  return new Elysia({ name: 'error-handler' }).onError({ as: 'global' }, ({ code, error, request, set }) => {
+    if (error instanceof ClientGone) return new Response(null, { status: 499 })
+    const apiError = toApiError(code, error, request)
+    if (apiError.httpStatus >= 500 && !(error instanceof ApiError))
+      log.error('unhandled error', { request_id: set.headers['x-request-id'], error: String(error), stack: (error as Error)?.stack })
+    const path = new URL(request.url).pathname
+    const body = path.startsWith('/v1/messages') ? toAnthropicErrorBody(apiError) : toOpenAIErrorBody(apiError)
+    return new Response(JSON.stringify(body), {
+      status: apiError.httpStatus,
+      headers: { 'content-type': 'application/json', ...apiError.headers },
+    })
+  })
+}
+
+function toApiError(code: string | number, error: unknown, request: Request): ApiError {
+  if (error instanceof ApiError) return error
+  if (error instanceof ParseError) {
+    const cause = (error as Error).cause
+    return cause instanceof ApiError ? cause : invalidJson(cause instanceof Error ? cause.message : 'unreadable body')
+  }
+  if (error instanceof ValidationError) return fromValidation(error)
+  if (code === 'NOT_FOUND') return routeNotFound(request.method, new URL(request.url).pathname)
+  return internalError()
+}
+
+/** The first schema violation, as OpenAI reports one: a message and the offending field as `param`. */
+function fromValidation(error: ValidationError): ApiError {
+  const first = error.all[0] as { path?: string; message?: string; value?: unknown; schema?: SchemaLike } | undefined
+  const pointer = first?.path ?? ''
+  const param = pointer
+    .split('/')
+    .filter(Boolean)
+    .map((part, i) => (/^\d+$/.test(part) ? `[${part}]` : i === 0 ? part : `.${part}`))
+    .join('')
+  if (!param) return invalidRequest('Request body must be a JSON object')
+  if (first?.value === undefined) return invalidRequest(`Missing required parameter: '${param}'`, param)
+  const expected = describe(first.schema) ?? first.message ?? 'invalid value'
+  return invalidRequest(`Invalid value for '${param}': ${expected} (got ${preview(first.value)})`, param)
+}
+
+interface SchemaLike {
+  description?: string
+  anyOf?: SchemaLike[]
+}
+
+/** A schema's description; for nullable or union fields, the first member's that has one. */
+function describe(schema: SchemaLike | undefined): string | undefined {
+  if (!schema) return undefined
+  return schema.description ?? schema.anyOf?.map(describe).find(Boolean)
+}
+
+function preview(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value)
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text
+}

@@ -1,0 +1,31 @@
+// OpenAI inference routes: validate the fields the gateway reads, then hand the request to the
+// dispatcher, which picks the engine and shapes the answer (JSON or an SSE stream).
+import { Elysia } from 'elysia'
+import type { Operation } from '../../control-plane/engine-registry'
+import type { Dispatcher } from '../../proxy/dispatch'
+import { openAIModels } from '../../schemas/openai'
+import { requestIdOf } from '../request-context'
+
+export function openAIInferenceRoutes(dispatcher: Dispatcher) {
+  const handle =
+    (operation: Operation) =>
+    ({ body, request, set, server }: { body: Record<string, unknown> & { model: string }; request: Request; set: { headers: Record<string, unknown> }; server: { timeout(request: Request, seconds: number): void } | null }) => {
+      // Generation can take longer than Bun's idle timeout; the dispatcher's deadline bounds it instead.
+      server?.timeout(request, 0)
+      return dispatcher.dispatch({ operation, body, requestId: requestIdOf(set), signal: request.signal })
+    }
+  return new Elysia({ name: 'openai-inference' })
+    .model(openAIModels)
+    .post('/v1/chat/completions', handle('chat'), {
+      body: 'openai.chat.request',
+      detail: { tags: ['OpenAI'], summary: 'Chat completion (stream: true for server-sent events)' },
+    })
+    .post('/v1/completions', handle('completions'), {
+      body: 'openai.completion.request',
+      detail: { tags: ['OpenAI'], summary: 'Legacy text completion (stream: true for server-sent events)' },
+    })
+    .post('/v1/embeddings', handle('embeddings'), {
+      body: 'openai.embedding.request',
+      detail: { tags: ['OpenAI'], summary: 'Embeddings of a string or a batch' },
+    })
+}

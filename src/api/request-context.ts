@@ -1,0 +1,50 @@
+// Per-request plumbing every route shares: the `x-request-id` on every answer (the client's when
+// it sent a well-formed one), and JSON body parsing bounded by --max-body-bytes.
+import { Elysia } from 'elysia'
+import { invalidJson, payloadTooLarge } from '../errors'
+
+const CLIENT_ID = /^[A-Za-z0-9._:\-]{1,128}$/
+
+export function requestContext(maxBodyBytes: number) {
+  return new Elysia({ name: 'request-context' })
+    .onRequest(({ request, set }) => {
+      const given = request.headers.get('x-request-id')
+      set.headers['x-request-id'] = given && CLIENT_ID.test(given) ? given : crypto.randomUUID()
+    })
+    .onParse({ as: 'global' }, async ({ request, contentType }) => {
+      if (contentType && !/json|text\/plain|x-www-form-urlencoded/i.test(contentType)) return
+      return parseJsonBody(request, maxBodyBytes)
+    })
+    .as('global')
+}
+
+export async function parseJsonBody(request: Request, limit: number): Promise<unknown> {
+  const declared = Number(request.headers.get('content-length') ?? NaN)
+  if (declared > limit) throw payloadTooLarge(limit)
+  const text = Number.isFinite(declared) ? await request.text() : await readBounded(request, limit)
+  if (text.length > limit && Buffer.byteLength(text) > limit) throw payloadTooLarge(limit)
+  if (!text.trim()) throw invalidJson('the body is empty')
+  try {
+    return JSON.parse(text)
+  } catch (e) {
+    throw invalidJson((e as Error).message)
+  }
+}
+
+/** Reads a body of unknown length (chunked), giving up as soon as it passes the limit. */
+async function readBounded(request: Request, limit: number): Promise<string> {
+  if (!request.body) return ''
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for await (const chunk of request.body) {
+    size += chunk.byteLength
+    if (size > limit) throw payloadTooLarge(limit)
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+/** The request id chosen in onRequest, for handlers and logs. */
+export function requestIdOf(set: { headers: Record<string, unknown> }): string {
+  return String(set.headers['x-request-id'])
+}

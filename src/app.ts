@@ -1,0 +1,55 @@
+// createApp(deps): the gateway's HTTP surface, assembled in order (errors → request context → docs →
+// routes). No side effects: it neither listens nor starts timers; main.ts does that.
+import { openapi } from '@elysiajs/openapi'
+import { Elysia } from 'elysia'
+import { errorHandler } from './api/error-handler'
+import { healthRoutes, type SessionStats } from './api/health'
+import { openAIInferenceRoutes } from './api/openai/inference'
+import { openAIModelRoutes } from './api/openai/models'
+import { requestContext } from './api/request-context'
+import type { Config } from './config'
+import type { EngineRegistry } from './control-plane/engine-registry'
+import { Dispatcher } from './proxy/dispatch'
+import { InflightTracker } from './proxy/inflight'
+import type { Logger } from './telemetry/logger'
+import { VERSION } from './version'
+
+export interface AppDeps {
+  readonly config: Config
+  readonly registry: EngineRegistry
+  readonly log: Logger
+  readonly inflight?: InflightTracker
+  readonly sessionStats?: () => SessionStats
+}
+
+export function createApp({ config, registry, log, inflight = new InflightTracker(), sessionStats }: AppDeps) {
+  const dispatcher = new Dispatcher({ registry, requestTimeoutMs: config.requestTimeoutMs, inflight, log })
+  return new Elysia({
+    // Bun's own limit is only a backstop: the body parser enforces the configured one with a proper error.
+    serve: { maxRequestBodySize: config.maxBodyBytes * 2 + 1024 * 1024 },
+  })
+    .use(errorHandler(log))
+    .use(requestContext(config.maxBodyBytes))
+    .use(
+      openapi({
+        path: '/swagger',
+        specPath: '/swagger/json',
+        documentation: {
+          info: {
+            title: 'sageLLM Gateway',
+            version: VERSION,
+            description: 'OpenAI/Anthropic-compatible gateway and embedded control plane for self-hosted inference engines',
+          },
+          tags: [
+            { name: 'OpenAI', description: 'OpenAI-compatible inference API' },
+            { name: 'Gateway', description: 'Service information and health' },
+          ],
+        },
+      }),
+    )
+    .use(healthRoutes({ version: VERSION, registry, startedAt: new Date(), sessionStats: sessionStats ?? (() => ({ total_sessions: 0, total_messages: 0 })) }))
+    .use(openAIModelRoutes(registry))
+    .use(openAIInferenceRoutes(dispatcher))
+}
+
+export type App = ReturnType<typeof createApp>

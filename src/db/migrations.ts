@@ -1,0 +1,11 @@
+// The embedded, append-only list of schema migrations. Each file of migrations/ is imported as text
+// so the compiled binary carries them; test/db/migrations.test.ts checks this list matches the folder.
+import m0001 from '../../migrations/0001_schema_version.sql' with { type: 'text' }
+
+export interface Migration {
+  readonly version: number
+  readonly name: string
+  readonly sql: string
+}
+
+export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: '0001_schema_version', sql: m0001 }]

@@ -1,0 +1,87 @@
+// The one place that sends a request to an engine. It turns every way a call can fail into an
+// EngineError whose kind says whether another engine may be tried.
+export type EngineFetch = (url: string, init: RequestInit) => Promise<Response>
+
+/** What the client needs to know about an engine to call it. */
+export interface EngineEndpoint {
+  readonly id: string
+  readonly baseUrl: string
+  readonly apiKey?: string
+  readonly fetch: EngineFetch
+}
+
+/**
+ * connect: the engine could not be reached or dropped the connection; timeout: it did not answer
+ * in time; http: it answered with an error status; protocol: it answered with something unusable.
+ */
+export type EngineFailureKind = 'connect' | 'timeout' | 'http' | 'protocol'
+
+export class EngineError extends Error {
+  constructor(
+    readonly kind: EngineFailureKind,
+    message: string,
+    readonly status?: number,
+    /** The engine's error body, when it sent one. */
+    readonly body?: string,
+  ) {
+    super(message)
+  }
+
+  /** Safe to try another engine: nothing was accepted, or the engine itself failed. */
+  get retryable(): boolean {
+    return this.kind !== 'http' || (this.status ?? 500) >= 500
+  }
+}
+
+/** Raised when the client went away: no answer is owed to anyone. */
+export class ClientGone extends Error {
+  constructor() {
+    super('client disconnected')
+  }
+}
+
+export interface EngineCall {
+  readonly signal: AbortSignal
+  /** The client's own signal, to tell a disconnect from a timeout. */
+  readonly clientSignal: AbortSignal
+  readonly headers?: Record<string, string>
+}
+
+export async function postToEngine(engine: EngineEndpoint, path: string, body: string, call: EngineCall): Promise<Response> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...call.headers }
+  if (engine.apiKey) headers.authorization = `Bearer ${engine.apiKey}`
+  let response: Response
+  try {
+    response = await engine.fetch(engine.baseUrl + path, { method: 'POST', body, headers, signal: call.signal })
+  } catch (e) {
+    throw describeFailure(e, call)
+  }
+  if (response.ok) return response
+  const text = await response.text().catch(() => '')
+  throw new EngineError('http', `HTTP ${response.status}${engineMessage(text) ? `: ${engineMessage(text)}` : ''}`, response.status, text)
+}
+
+/** Maps a thrown fetch or read error to ClientGone or an EngineError. */
+export function describeFailure(e: unknown, call: Pick<EngineCall, 'signal' | 'clientSignal'>): Error {
+  if (e instanceof EngineError || e instanceof ClientGone) return e
+  if (call.clientSignal.aborted) return new ClientGone()
+  if (call.signal.aborted) return new EngineError('timeout', 'timed out')
+  const err = e as Error & { code?: string }
+  const reason = err.code === 'ConnectionRefused' || err.code === 'ECONNREFUSED' ? 'connection refused' : err.message || String(e)
+  return new EngineError('connect', reason)
+}
+
+/** The human message inside an engine's error body, whatever its shape (OpenAI's, vLLM's, plain text). */
+export function engineMessage(text: string): string {
+  if (!text) return ''
+  try {
+    const body = JSON.parse(text) as { error?: { message?: unknown } | string; message?: unknown; detail?: unknown }
+    if (typeof body.error === 'object' && typeof body.error?.message === 'string') return body.error.message
+    if (typeof body.error === 'string') return body.error
+    if (typeof body.message === 'string') return body.message
+    if (typeof body.detail === 'string') return body.detail
+  } catch {
+    // not JSON: fall through to the raw text
+  }
+  return text.length > 500 ? `${text.slice(0, 500)}…` : text
+}

@@ -1,0 +1,45 @@
+// Server-sent events framing, as engines speak it: splits a byte stream into complete events
+// (blank-line separated) without re-buffering anything beyond the one incomplete event.
+const DECODER_OPTIONS = { stream: true } as const
+
+export class SseSplitter {
+  private buffer = ''
+  private readonly decoder = new TextDecoder()
+
+  /** Feeds bytes; returns the events completed by them (each without its trailing blank line). */
+  push(bytes: Uint8Array): string[] {
+    let text = this.decoder.decode(bytes, DECODER_OPTIONS)
+    if (text.includes('\r')) text = text.replace(/\r\n?/g, '\n')
+    this.buffer += text
+    const end = this.buffer.lastIndexOf('\n\n')
+    if (end < 0) return []
+    const complete = this.buffer.slice(0, end)
+    this.buffer = this.buffer.slice(end + 2)
+    return complete.split('\n\n').filter((e) => e.length > 0 && e !== '\n')
+  }
+
+  /** What is left when the stream ends (an event the engine never terminated), if anything. */
+  rest(): string | undefined {
+    const rest = (this.buffer + this.decoder.decode()).trim()
+    this.buffer = ''
+    return rest || undefined
+  }
+}
+
+/** The payload of an event: its `data:` lines joined by newlines; undefined for comment-only events. */
+export function sseData(event: string): string | undefined {
+  if (event.startsWith('data: ') && !event.includes('\n')) return event.slice(6)
+  let data: string | undefined
+  for (const line of event.split('\n')) {
+    if (!line.startsWith('data:')) continue
+    const value = line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5)
+    data = data === undefined ? value : `${data}\n${value}`
+  }
+  return data
+}
+
+export const SSE_DONE = 'data: [DONE]\n\n'
+
+export function sseEvent(payload: unknown): string {
+  return `data: ${JSON.stringify(payload)}\n\n`
+}

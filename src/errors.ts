@@ -1,0 +1,117 @@
+// The gateway's error family and the two wire envelopes it renders to.
+// Handlers and services throw ApiError; api/error-handler.ts turns any thrown value into
+// the OpenAI envelope {error:{message,type,param,code}} or, on Anthropic routes,
+// {type:"error",error:{type,message}}. Pure module: no Elysia import.
+
+/** Every `code` the gateway puts in an error body (documented in README). */
+export const ERROR_CODES = {
+  invalidJson: 'invalid_json',
+  invalidArgument: 'invalid_argument',
+  payloadTooLarge: 'payload_too_large',
+  modelNotFound: 'model_not_found',
+  notFound: 'not_found',
+  unavailable: 'unavailable',
+  engineError: 'engine_error',
+  deadlineExceeded: 'deadline_exceeded',
+  resourceExhausted: 'resource_exhausted',
+  notImplemented: 'not_implemented',
+  internal: 'internal_error',
+} as const
+export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES]
+
+/** OpenAI error `type` values used by the gateway. */
+export type OpenAIErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'rate_limit_error'
+  | 'server_error'
+
+export interface OpenAIErrorBody {
+  error: { message: string; type: string; param: string | null; code: string | null }
+}
+
+export interface AnthropicErrorBody {
+  type: 'error'
+  error: { type: string; message: string }
+}
+
+/**
+ * An error with a definite HTTP answer. (The HTTP status is `httpStatus` and the protocol code
+ * `errorCode`: a field named `code` would collide with Elysia's own error codes.)
+ */
+export class ApiError extends Error {
+  constructor(
+    readonly httpStatus: number,
+    message: string,
+    readonly type: OpenAIErrorType | string,
+    readonly errorCode: string | null,
+    readonly param: string | null = null,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message)
+  }
+}
+
+export const invalidRequest = (message: string, param: string | null = null, code: ErrorCode = ERROR_CODES.invalidArgument) =>
+  new ApiError(400, message, 'invalid_request_error', code, param)
+
+export const invalidJson = (detail: string) =>
+  new ApiError(400, `Request body is not valid JSON: ${detail}`, 'invalid_request_error', ERROR_CODES.invalidJson)
+
+export const payloadTooLarge = (limit: number) =>
+  new ApiError(413, `Request body exceeds the limit of ${limit} bytes`, 'invalid_request_error', ERROR_CODES.payloadTooLarge)
+
+export const modelNotFound = (model: string) =>
+  new ApiError(404, `The model '${model}' does not exist on this gateway`, 'invalid_request_error', ERROR_CODES.modelNotFound, 'model')
+
+export const routeNotFound = (method: string, path: string) =>
+  new ApiError(404, `No route for ${method} ${path}`, 'not_found_error', ERROR_CODES.notFound)
+
+export const noEngine = (model: string, detail: string) =>
+  new ApiError(503, `No healthy engines serve model '${model}': ${detail}`, 'server_error', ERROR_CODES.unavailable, 'model')
+
+export const enginesFailed = (model: string, detail: string) =>
+  new ApiError(502, `Every engine serving model '${model}' failed: ${detail}`, 'server_error', ERROR_CODES.engineError)
+
+export const deadlineExceeded = (model: string, detail: string) =>
+  new ApiError(504, `No engine serving model '${model}' answered in time: ${detail}`, 'server_error', ERROR_CODES.deadlineExceeded)
+
+export const internalError = () =>
+  new ApiError(500, 'The gateway hit an unexpected error; the request id identifies it in the logs', 'server_error', ERROR_CODES.internal)
+
+export function toOpenAIErrorBody(error: ApiError): OpenAIErrorBody {
+  return { error: { message: error.message, type: error.type, param: error.param, code: error.errorCode } }
+}
+
+/** Anthropic's error types by HTTP status (https://docs.anthropic.com/en/api/errors). */
+export function anthropicErrorType(status: number): string {
+  switch (status) {
+    case 400:
+    case 413:
+    case 422:
+      return status === 413 ? 'request_too_large' : 'invalid_request_error'
+    case 401:
+      return 'authentication_error'
+    case 402:
+      return 'billing_error'
+    case 403:
+      return 'permission_error'
+    case 404:
+      return 'not_found_error'
+    case 429:
+      return 'rate_limit_error'
+    case 503:
+    case 529:
+      return 'overloaded_error'
+    case 504:
+      return 'timeout_error'
+    default:
+      return status >= 500 ? 'api_error' : 'invalid_request_error'
+  }
+}
+
+export function toAnthropicErrorBody(error: ApiError): AnthropicErrorBody {
+  return { type: 'error', error: { type: anthropicErrorType(error.httpStatus), message: error.message } }
+}

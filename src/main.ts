@@ -1,0 +1,83 @@
+#!/usr/bin/env bun
+// Entry point: parse the configuration, open and migrate the database, start engine discovery,
+// listen, and on SIGTERM/SIGINT stop accepting, let in-flight requests finish, then exit 0.
+import { createApp } from './app'
+import { ConfigError, HELP, loadConfig } from './config'
+import { EngineRegistry } from './control-plane/engine-registry'
+import { engineSpecsFromConfig } from './control-plane/engine-specs'
+import { migrate } from './db/migrate'
+import { openDatabase } from './db/open'
+import { InflightTracker } from './proxy/inflight'
+import { createLogger } from './telemetry/logger'
+import { VERSION } from './version'
+
+function fail(message: string): never {
+  process.stderr.write(`sagellm-gateway: ${message}\n`)
+  process.exit(2)
+}
+
+let cli: ReturnType<typeof loadConfig>
+try {
+  cli = loadConfig({ argv: process.argv.slice(2), env: process.env })
+} catch (e) {
+  if (e instanceof ConfigError) fail(e.message)
+  throw e
+}
+if (cli.action === 'help') {
+  process.stdout.write(HELP)
+  process.exit(0)
+}
+if (cli.action === 'version') {
+  process.stdout.write(`sagellm-gateway ${VERSION}\n`)
+  process.exit(0)
+}
+const { config } = cli
+const log = createLogger(config.logLevel)
+
+let db: ReturnType<typeof openDatabase>
+try {
+  db = openDatabase(config.dbPath)
+  const { applied, version } = migrate(db)
+  log.info('database ready', { path: config.dbPath, schema_version: version, applied })
+} catch (e) {
+  fail(`cannot open database ${config.dbPath}: ${(e as Error).message}`)
+}
+
+const registry = new EngineRegistry(engineSpecsFromConfig(config), {
+  intervalMs: config.health.intervalMs,
+  timeoutMs: config.health.timeoutMs,
+  log,
+})
+const inflight = new InflightTracker()
+const app = createApp({ config, registry, log, inflight })
+void registry.start()
+if (registry.all.length === 0)
+  log.warning('no engine configured: every inference request will fail with 503 (use --engine URL or --mock)')
+
+try {
+  app.listen({ hostname: config.host, port: config.port })
+} catch (e) {
+  fail(`cannot listen on ${config.host}:${config.port}: ${(e as Error).message}`)
+}
+log.info('sagellm-gateway listening', {
+  version: VERSION,
+  url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${app.server?.port}`,
+  engines: registry.all.map((e) => ({ engine_id: e.id, url: e.baseUrl })),
+})
+
+let stopping = false
+async function shutdown(signal: string) {
+  if (stopping) return
+  stopping = true
+  log.info('shutting down: draining in-flight requests', { signal, in_flight: inflight.size, drain_timeout_ms: config.drainTimeoutMs })
+  void app.server?.stop(false)
+  const drained = await inflight.idle(config.drainTimeoutMs)
+  if (!drained) log.warning('drain timeout passed: closing remaining connections', { in_flight: inflight.size })
+  await app.server?.stop(true)
+  registry.stop()
+  db.close()
+  log.info('stopped', { drained })
+  process.exit(0)
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'))
+process.on('SIGINT', () => void shutdown('SIGINT'))

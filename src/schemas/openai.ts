@@ -1,0 +1,81 @@
+// TypeBox models of the OpenAI request bodies, limited to the fields the gateway itself reads and the
+// sampling ranges of the sageLLM protocol. Every object allows additional properties: tools,
+// response_format, top_k, chat_template_kwargs and every engine extra reach the engine untouched.
+import { t, type Static } from 'elysia'
+
+const open = { additionalProperties: true } as const
+
+const nullable = <T extends Parameters<typeof t.Nullable>[0]>(schema: T) => t.Optional(t.Nullable(schema))
+
+/** Sampling fields shared by chat and completions (sageLLM protocol ranges). */
+const sampling = {
+  model: t.String({ minLength: 1, description: 'Model id, as listed by GET /v1/models' }),
+  stream: nullable(t.Boolean()),
+  stream_options: nullable(t.Object({ include_usage: t.Optional(t.Nullable(t.Boolean())) }, open)),
+  max_tokens: nullable(t.Integer({ minimum: 1, description: 'Must be > 0' })),
+  temperature: nullable(t.Number({ minimum: 0, maximum: 2, description: 'Within [0, 2]' })),
+  top_p: nullable(t.Number({ exclusiveMinimum: 0, maximum: 1, description: 'Within (0, 1]' })),
+  presence_penalty: nullable(t.Number({ minimum: -2, maximum: 2, description: 'Within [-2, 2]' })),
+  frequency_penalty: nullable(t.Number({ minimum: -2, maximum: 2, description: 'Within [-2, 2]' })),
+  n: nullable(t.Integer({ minimum: 1, description: 'Must be >= 1' })),
+  stop: nullable(t.Union([t.String(), t.Array(t.String())], { description: 'A string or a list of strings' })),
+  user: t.Optional(t.String()),
+  session_id: t.Optional(t.String({ minLength: 1, maxLength: 256, description: 'sageLLM extension: server-side session' })),
+  trace_id: t.Optional(t.String({ minLength: 1, maxLength: 256, description: 'sageLLM extension: trace id' })),
+}
+
+export const ChatMessage = t.Object(
+  {
+    role: t.String({ minLength: 1, description: 'system, developer, user, assistant, tool, …' }),
+    content: t.Optional(
+      t.Nullable(t.Union([t.String(), t.Array(t.Object({ type: t.String() }, open))], { description: 'A string or a list of content parts' })),
+    ),
+  },
+  open,
+)
+
+export const ChatCompletionRequest = t.Object(
+  {
+    ...sampling,
+    messages: t.Array(ChatMessage, { minItems: 1, description: 'At least one message' }),
+    max_completion_tokens: nullable(t.Integer({ minimum: 1, description: 'Must be > 0' })),
+  },
+  open,
+)
+export type ChatCompletionRequest = Static<typeof ChatCompletionRequest>
+
+const tokenIds = t.Array(t.Integer({ minimum: 0 }), { minItems: 1 })
+
+export const CompletionRequest = t.Object(
+  {
+    ...sampling,
+    prompt: t.Union([t.String(), t.Array(t.String(), { minItems: 1 }), tokenIds, t.Array(tokenIds, { minItems: 1 })], {
+      description: 'A string, a list of strings, a list of token ids, or a list of such lists',
+    }),
+    echo: nullable(t.Boolean()),
+  },
+  open,
+)
+export type CompletionRequest = Static<typeof CompletionRequest>
+
+export const EmbeddingRequest = t.Object(
+  {
+    model: sampling.model,
+    input: t.Union([t.String(), t.Array(t.String(), { minItems: 1 }), tokenIds, t.Array(tokenIds, { minItems: 1 })], {
+      description: 'A string, a list of strings, a list of token ids, or a list of such lists',
+    }),
+    encoding_format: t.Optional(t.Union([t.Literal('float'), t.Literal('base64')], { description: "'float' or 'base64'" })),
+    dimensions: t.Optional(t.Integer({ minimum: 1, description: 'Must be >= 1' })),
+    user: t.Optional(t.String()),
+    session_id: sampling.session_id,
+    trace_id: sampling.trace_id,
+  },
+  open,
+)
+export type EmbeddingRequest = Static<typeof EmbeddingRequest>
+
+export const openAIModels = {
+  'openai.chat.request': ChatCompletionRequest,
+  'openai.completion.request': CompletionRequest,
+  'openai.embedding.request': EmbeddingRequest,
+} as const
