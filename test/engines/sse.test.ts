@@ -1,0 +1,41 @@
+import { expect, test } from 'bun:test'
+import { SseSplitter, sseData } from '../../src/engines/sse'
+
+const bytes = (s: string) => new TextEncoder().encode(s)
+
+test('events split across reads are emitted once complete', () => {
+  const s = new SseSplitter()
+  expect(s.push(bytes('data: {"a":'))).toEqual([])
+  expect(s.push(bytes('1}\n'))).toEqual([])
+  expect(s.push(bytes('\ndata: [DO'))).toEqual(['data: {"a":1}'])
+  expect(s.push(bytes('NE]\n\n'))).toEqual(['data: [DONE]'])
+})
+
+test('several events in one read come out in order', () => {
+  expect(new SseSplitter().push(bytes('data: 1\n\ndata: 2\n\n: ping\n\ndata: 3\n\n'))).toEqual(['data: 1', 'data: 2', ': ping', 'data: 3'])
+})
+
+test('CRLF line endings are normalised', () => {
+  expect(new SseSplitter().push(bytes('data: 1\r\n\r\ndata: 2\r\n\r\n'))).toEqual(['data: 1', 'data: 2'])
+})
+
+test('a multi-byte character split between reads is decoded intact', () => {
+  const s = new SseSplitter()
+  const all = bytes('data: {"t":"日本"}\n\n')
+  expect(s.push(all.slice(0, 12))).toEqual([])
+  expect(s.push(all.slice(12))).toEqual(['data: {"t":"日本"}'])
+})
+
+test('rest() returns an unterminated final event', () => {
+  const s = new SseSplitter()
+  s.push(bytes('data: 1\n\ndata: 2'))
+  expect(s.rest()).toBe('data: 2')
+  expect(s.rest()).toBeUndefined()
+})
+
+test('sseData joins data lines and ignores comments and other fields', () => {
+  expect(sseData('data: x')).toBe('x')
+  expect(sseData('data:x')).toBe('x')
+  expect(sseData('event: message\ndata: a\ndata: b\nid: 3')).toBe('a\nb')
+  expect(sseData(': keep-alive')).toBeUndefined()
+})

@@ -1,0 +1,55 @@
+// Starts the gateway in-process on 127.0.0.1 (random port) from command-line style arguments, the
+// same path main.ts takes minus signals, and gives tests its URL and an official OpenAI client.
+import OpenAI from 'openai'
+import { createApp } from '../../src/app'
+import { loadConfig, type Config } from '../../src/config'
+import { EngineRegistry } from '../../src/control-plane/engine-registry'
+import { engineSpecsFromConfig } from '../../src/control-plane/engine-specs'
+import { InflightTracker } from '../../src/proxy/inflight'
+import { silentLogger, type Logger } from '../../src/telemetry/logger'
+
+export interface TestGateway {
+  /** http://127.0.0.1:PORT */
+  readonly url: string
+  readonly config: Config
+  readonly registry: EngineRegistry
+  readonly inflight: InflightTracker
+  /** An official OpenAI SDK client pointed at the gateway, without SDK-side retries. */
+  openai(options?: ConstructorParameters<typeof OpenAI>[0]): OpenAI
+  /** fetch relative to the gateway URL. */
+  fetch(path: string, init?: RequestInit): Promise<Response>
+  stop(): Promise<void>
+}
+
+export async function startGateway(argv: string[] = [], { log = silentLogger, env = {} }: { log?: Logger; env?: Record<string, string> } = {}): Promise<TestGateway> {
+  const cli = loadConfig({ argv: ['--db', ':memory:', ...argv], env })
+  if (cli.action !== 'run') throw new Error('startGateway: arguments asked for help/version')
+  const { config } = cli
+  const registry = new EngineRegistry(engineSpecsFromConfig(config), { intervalMs: config.health.intervalMs, timeoutMs: config.health.timeoutMs, log })
+  await registry.start()
+  const inflight = new InflightTracker()
+  const app = createApp({ config, registry, log, inflight })
+  app.listen({ hostname: '127.0.0.1', port: 0 })
+  const url = `http://127.0.0.1:${app.server!.port}`
+  return {
+    url,
+    config,
+    registry,
+    inflight,
+    openai: (options) => new OpenAI({ baseURL: `${url}/v1`, apiKey: 'sk-test', maxRetries: 0, ...options }),
+    fetch: (path, init) => fetch(url + path, init),
+    async stop() {
+      registry.stop()
+      await app.stop(true)
+    },
+  }
+}
+
+/** POST a JSON body (or raw text) to the gateway. */
+export function postJson(gw: TestGateway, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return gw.fetch(path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  })
+}

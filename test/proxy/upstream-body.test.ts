@@ -1,0 +1,27 @@
+import { expect, test } from 'bun:test'
+import { toUpstreamBody } from '../../src/proxy/upstream-body'
+
+test('gateway extension fields are removed and everything else is kept byte-exact', () => {
+  const body = { model: 'm', session_id: 's', trace_id: 't', top_k: 5, tools: [{ type: 'function', function: { name: 'f' } }], x: { 'ü': null } }
+  const out = JSON.parse(toUpstreamBody(body, false).text)
+  expect(out).toEqual({ model: 'm', top_k: 5, tools: body.tools, x: { 'ü': null } })
+})
+
+test('streams always ask the engine for usage and remember whether the client did', () => {
+  const asked = toUpstreamBody({ model: 'm', stream: true, stream_options: { include_usage: true, continuous_usage_stats: true } }, true)
+  expect(asked.clientWantsUsage).toBe(true)
+  expect(JSON.parse(asked.text).stream_options).toEqual({ include_usage: true, continuous_usage_stats: true })
+  const notAsked = toUpstreamBody({ model: 'm', stream: true }, true)
+  expect(notAsked.clientWantsUsage).toBe(false)
+  expect(JSON.parse(notAsked.text).stream_options).toEqual({ include_usage: true })
+})
+
+test('non-stream bodies get no stream_options', () => {
+  expect(JSON.parse(toUpstreamBody({ model: 'm' }, false).text).stream_options).toBeUndefined()
+})
+
+test('the client body is not mutated', () => {
+  const body = { model: 'm', session_id: 's', stream: true }
+  toUpstreamBody(body, true)
+  expect(body).toEqual({ model: 'm', session_id: 's', stream: true })
+})
