@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { jsonResponse, startFakeEngine, type FakeEngine } from '../helpers/fake-engine'
 import { startGateway, type TestGateway } from '../helpers/gateway'
 import { waitFor } from '../helpers/wait'
+import { readJson } from '../helpers/http'
 
 const cleanup: (() => Promise<void>)[] = []
 afterEach(async () => {
@@ -21,7 +22,7 @@ async function fastRefreshGateway(engines: FakeEngine[]): Promise<TestGateway> {
   return gw
 }
 
-const modelIds = async (gw: TestGateway) => ((await (await gw.fetch('/v1/models')).json()).data as { id: string }[]).map((m) => m.id).sort()
+const modelIds = async (gw: TestGateway) => ((await readJson(await gw.fetch('/v1/models'))).data as { id: string }[]).map((m) => m.id).sort()
 
 test('a model an engine starts listing is served after the next refresh, and one it drops is not', async () => {
   const engine = await startFakeEngine({ models: ['a'] })
@@ -33,7 +34,7 @@ test('a model an engine starts listing is served after the next refresh, and one
   await waitFor(async () => JSON.stringify(await modelIds(gw)) === '["b"]', 3000, 'model list to change')
   const res = await gw.fetch('/v1/chat/completions', { method: 'POST', body: JSON.stringify({ model: 'a', messages: [{ role: 'user', content: 'x' }] }) })
   expect(res.status).toBe(404)
-  expect((await res.json()).error.code).toBe('model_not_found')
+  expect((await readJson(res)).error.code).toBe('model_not_found')
 })
 
 test('an engine that stops answering leaves /v1/models without failing it, and returns when back', async () => {

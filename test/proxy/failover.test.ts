@@ -23,7 +23,13 @@ async function gateway(list: FakeEngine[], extra: string[] = []): Promise<TestGa
   return gw
 }
 
-const chat = (extra: object = {}) => ({ model: 'm', messages: [{ role: 'user', content: 'hi' }], ...extra })
+interface ErrorBody {
+  error: { message: string; type: string; param: string | null; code: string | null }
+}
+const errorOf = async (res: Response) => ((await res.json()) as ErrorBody).error
+
+const chat = (extra: object = {}) => ({ model: 'm', messages: [{ role: 'user' as const, content: 'hi' }], ...extra })
+const streamParams = { model: 'm', messages: [{ role: 'user' as const, content: 'hi' }], stream: true as const }
 
 test('every request succeeds when one of two engines is down, and the dead engine leaves rotation', async () => {
   const [a, b] = await engines(2)
@@ -31,7 +37,7 @@ test('every request succeeds when one of two engines is down, and the dead engin
   await a!.stop()
   const client = gw.openai()
   for (let i = 0; i < 10; i++) {
-    const res = await client.chat.completions.create(chat() as never)
+    const res = await client.chat.completions.create(chat({}) as { model: string; messages: { role: 'user'; content: string }[] })
     expect(res.choices[0]!.message.content).toContain('You said')
   }
   expect(b!.inference()).toHaveLength(10)
@@ -45,7 +51,7 @@ test('a 5xx before any byte is retried on another engine', async () => {
   const failFirst = () => (calls++ === 0 ? jsonResponse({ error: { message: 'CUDA out of memory' } }, 500) : undefined)
   a!.override = failFirst
   b!.override = failFirst
-  const res = await gw.openai().chat.completions.create(chat() as never)
+  const res = await gw.openai().chat.completions.create(chat({}) as { model: string; messages: { role: 'user'; content: string }[] })
   expect(res.choices[0]!.message.content).toContain('You said')
   expect(a!.inference().length + b!.inference().length).toBe(2)
 })
@@ -59,7 +65,7 @@ test('an engine 4xx reaches the client with its status and message and is not re
   b!.override = reject
   const res = await postJson(gw, '/v1/chat/completions', chat())
   expect(res.status).toBe(400)
-  const body = await res.json()
+  const body = { error: await errorOf(res) }
   expect(body.error.message).toBe("This model's maximum context length is 4096 tokens")
   expect(body.error.param).toBe('messages')
   expect(a!.inference().length + b!.inference().length).toBe(1)
@@ -72,7 +78,7 @@ test('when every engine fails, 502 names the model and each cause', async () => 
   b!.override = () => jsonResponse({ error: { message: 'engine overloaded' } }, 500)
   const res = await postJson(gw, '/v1/chat/completions', chat())
   expect(res.status).toBe(502)
-  const body = await res.json()
+  const body = { error: await errorOf(res) }
   expect(body.error.code).toBe('engine_error')
   expect(body.error.message).toContain("'m'")
   expect(body.error.message).toContain('upstream exploded')
@@ -85,14 +91,14 @@ test('engines that die after discovery give 502 with "connection refused"; a mod
   await a!.stop()
   const res = await postJson(gw, '/v1/chat/completions', chat())
   expect(res.status).toBe(502)
-  expect((await res.json()).error.message).toContain('connection refused')
+  expect((await errorOf(res)).message).toContain('connection refused')
 
   const [c] = await engines(1)
   await c!.stop()
   const gw2 = await gateway([c!])
   const res2 = await postJson(gw2, '/v1/chat/completions', chat())
   expect(res2.status).toBe(503)
-  const body2 = await res2.json()
+  const body2 = { error: await errorOf(res2) }
   expect(body2.error.code).toBe('unavailable')
   expect(body2.error.message).toContain("'m'")
   expect(body2.error.message).toContain('unreachable')
@@ -121,7 +127,7 @@ test('504 deadline_exceeded when every engine is too slow', async () => {
   }
   const res = await postJson(gw, '/v1/chat/completions', chat())
   expect(res.status).toBe(504)
-  const body = await res.json()
+  const body = { error: await errorOf(res) }
   expect(body.error.code).toBe('deadline_exceeded')
   expect(body.error.message).toContain("'m'")
 })
@@ -141,9 +147,9 @@ test('a stream whose engine fails before its first event goes to another engine'
   const dieFirst = () => (calls++ === 0 ? sseResponse([chunk({ role: 'assistant' })], { dieAfter: 0 }) : undefined)
   a!.override = dieFirst
   b!.override = dieFirst
-  const stream = await gw.openai().chat.completions.create({ ...chat(), stream: true } as never)
+  const stream = await gw.openai().chat.completions.create(streamParams)
   let text = ''
-  for await (const c of stream as AsyncIterable<{ choices: { delta: { content?: string } }[] }>) text += c.choices[0]?.delta.content ?? ''
+  for await (const c of stream) text += c.choices[0]?.delta.content ?? ''
   expect(text).toContain('You said')
 })
 
@@ -157,8 +163,8 @@ test('an engine dying mid-stream ends the stream with an error event and [DONE];
 
   const received: string[] = []
   const consume = async () => {
-    const stream = await gw.openai().chat.completions.create({ ...chat(), stream: true } as never)
-    for await (const c of stream as AsyncIterable<{ choices: { delta: { content?: string } }[] }>) received.push(c.choices[0]?.delta.content ?? '')
+    const stream = await gw.openai().chat.completions.create(streamParams)
+    for await (const c of stream) received.push(c.choices[0]?.delta.content ?? '')
   }
   const error = await consume().then(() => undefined, (e: unknown) => e)
   expect(error).toBeInstanceOf(APIError)
