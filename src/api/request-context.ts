@@ -1,7 +1,7 @@
 // Per-request plumbing every route shares: the `x-request-id` on every answer (the client's when
 // it sent a well-formed one), and JSON body parsing bounded by --max-body-bytes.
 import { Elysia } from 'elysia'
-import { invalidJson, payloadTooLarge } from '../errors'
+import { invalidJson, invalidRequest, payloadTooLarge } from '../errors'
 
 const CLIENT_ID = /^[A-Za-z0-9._:\-]{1,128}$/
 
@@ -24,11 +24,16 @@ export async function parseJsonBody(request: Request, limit: number): Promise<un
   const text = Number.isFinite(declared) ? await request.text() : await readBounded(request, limit)
   if (text.length > limit && Buffer.byteLength(text) > limit) throw payloadTooLarge(limit)
   if (!text.trim()) throw invalidJson('the body is empty')
+  let body: unknown
   try {
-    return JSON.parse(text)
+    body = JSON.parse(text)
   } catch (e) {
     throw invalidJson((e as Error).message)
   }
+  // Every JSON API of the gateway takes an object; say so rather than report its fields missing.
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw invalidRequest(`Request body must be a JSON object, not ${body === null ? 'null' : Array.isArray(body) ? 'an array' : typeof body}`)
+  return body
 }
 
 /** Reads a body of unknown length (chunked), giving up as soon as it passes the limit. */

@@ -1,9 +1,14 @@
 // TypeBox models of the OpenAI request bodies, limited to the fields the gateway itself reads and the
 // sampling ranges of the sageLLM protocol. Every object allows additional properties: tools,
 // response_format, top_k, chat_template_kwargs and every engine extra reach the engine untouched.
+import { Type } from '@sinclair/typebox'
 import { t, type Static } from 'elysia'
 
 const open = { additionalProperties: true } as const
+
+// Elysia's t.Integer also accepts integer strings and rewrites them to numbers; the OpenAI API
+// rejects "max_tokens": "5", and so does the gateway: plain TypeBox integers.
+const integer = Type.Integer
 
 const nullable = <T extends Parameters<typeof t.Nullable>[0]>(schema: T) => t.Optional(t.Nullable(schema))
 
@@ -12,12 +17,12 @@ const sampling = {
   model: t.String({ minLength: 1, description: 'Model id, as listed by GET /v1/models' }),
   stream: nullable(t.Boolean()),
   stream_options: nullable(t.Object({ include_usage: t.Optional(t.Nullable(t.Boolean())) }, open)),
-  max_tokens: nullable(t.Integer({ minimum: 1, description: 'Must be > 0' })),
+  max_tokens: nullable(integer({ minimum: 1, description: 'Must be > 0' })),
   temperature: nullable(t.Number({ minimum: 0, maximum: 2, description: 'Within [0, 2]' })),
   top_p: nullable(t.Number({ exclusiveMinimum: 0, maximum: 1, description: 'Within (0, 1]' })),
   presence_penalty: nullable(t.Number({ minimum: -2, maximum: 2, description: 'Within [-2, 2]' })),
   frequency_penalty: nullable(t.Number({ minimum: -2, maximum: 2, description: 'Within [-2, 2]' })),
-  n: nullable(t.Integer({ minimum: 1, description: 'Must be >= 1' })),
+  n: nullable(integer({ minimum: 1, description: 'Must be >= 1' })),
   stop: nullable(t.Union([t.String(), t.Array(t.String())], { description: 'A string or a list of strings' })),
   user: t.Optional(t.String()),
   session_id: t.Optional(t.String({ minLength: 1, maxLength: 256, description: 'sageLLM extension: server-side session' })),
@@ -38,13 +43,13 @@ export const ChatCompletionRequest = t.Object(
   {
     ...sampling,
     messages: t.Array(ChatMessage, { minItems: 1, description: 'At least one message' }),
-    max_completion_tokens: nullable(t.Integer({ minimum: 1, description: 'Must be > 0' })),
+    max_completion_tokens: nullable(integer({ minimum: 1, description: 'Must be > 0' })),
   },
   open,
 )
 export type ChatCompletionRequest = Static<typeof ChatCompletionRequest>
 
-const tokenIds = t.Array(t.Integer({ minimum: 0 }), { minItems: 1 })
+const tokenIds = t.Array(integer({ minimum: 0 }), { minItems: 1 })
 
 export const CompletionRequest = t.Object(
   {
@@ -65,7 +70,7 @@ export const EmbeddingRequest = t.Object(
       description: 'A string, a list of strings, a list of token ids, or a list of such lists',
     }),
     encoding_format: t.Optional(t.Union([t.Literal('float'), t.Literal('base64')], { description: "'float' or 'base64'" })),
-    dimensions: t.Optional(t.Integer({ minimum: 1, description: 'Must be >= 1' })),
+    dimensions: t.Optional(integer({ minimum: 1, description: 'Must be >= 1' })),
     user: t.Optional(t.String()),
     session_id: sampling.session_id,
     trace_id: sampling.trace_id,
