@@ -3,8 +3,10 @@
 // Nothing else in the program reads process.env or argv.
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { ConfigFileSchema, describeSchema, MAX_SECONDS, type ConfigFile } from './schemas/config-file'
+
+export { ConfigFileSchema }
 
 export type LogLevel = 'debug' | 'info' | 'warning' | 'error'
 
@@ -88,54 +90,6 @@ const FLAGS = {
   help: { type: 'boolean', short: 'h' },
 } as const
 
-const EngineEntry = Type.Union([
-  Type.String(),
-  Type.Object(
-    {
-      url: Type.String(),
-      engine_id: Type.Optional(Type.String({ minLength: 1 })),
-      engine_kind: Type.Optional(Type.String({ minLength: 1 })),
-      model_id: Type.Optional(Type.String({ minLength: 1 })),
-      api_key: Type.Optional(Type.String()),
-    },
-    { additionalProperties: false },
-  ),
-])
-
-/** The config file's schema: snake_case keys, every one optional. */
-export const ConfigFileSchema = Type.Object(
-  {
-    host: Type.Optional(Type.String({ minLength: 1 })),
-    port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
-    db: Type.Optional(Type.String({ minLength: 1 })),
-    engines: Type.Optional(Type.Array(EngineEntry)),
-    mock: Type.Optional(
-      Type.Object(
-        {
-          enabled: Type.Optional(Type.Boolean()),
-          models: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
-          chunk_delay_ms: Type.Optional(Type.Number({ minimum: 0 })),
-        },
-        { additionalProperties: false },
-      ),
-    ),
-    log_level: Type.Optional(Type.String()),
-    request_timeout_seconds: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
-    max_body_bytes: Type.Optional(Type.Integer({ minimum: 1 })),
-    drain_timeout_seconds: Type.Optional(Type.Number({ minimum: 0 })),
-    health: Type.Optional(
-      Type.Object(
-        {
-          interval_seconds: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
-          timeout_seconds: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
-        },
-        { additionalProperties: false },
-      ),
-    ),
-  },
-  { additionalProperties: false },
-)
-export type ConfigFile = Static<typeof ConfigFileSchema>
 
 export interface ConfigSources {
   argv: readonly string[]
@@ -158,26 +112,30 @@ export function loadConfig({ argv, env, readFile = readTextFile }: ConfigSources
   const file = configFile ? readConfigFile(configFile, readFile) : {}
 
   const mockEnabled = flags.mock ?? envBool(env, ENV.mockMode) ?? file.mock?.enabled ?? false
-  const engines = dedupeEngines([
-    ...(flags.engine?.length
-      ? flags.engine.map((url) => ({ url: normaliseEngineUrl(url, '--engine'), engineKind: 'llm' }))
-      : env[ENV.engines]?.trim()
-        ? splitList(env[ENV.engines]!).map((url) => ({ url: normaliseEngineUrl(url, ENV.engines), engineKind: 'llm' }))
-        : (file.engines ?? []).map((entry, i) => engineFromFile(entry, i))),
+  // Engines come whole from the highest source that names any: flags, else environment, else file.
+  const envEngines = [
+    ...splitList(env[ENV.engines] ?? '').map((url) => ({ url: normaliseEngineUrl(url, ENV.engines), engineKind: 'llm' })),
     ...singleEngineFromEnv(env),
-  ])
+  ]
+  const engines = rejectDuplicates(
+    flags.engine?.length
+      ? flags.engine.map((url) => ({ url: normaliseEngineUrl(url, '--engine'), engineKind: 'llm' }))
+      : envEngines.length
+        ? envEngines
+        : (file.engines ?? []).map((entry, i) => engineFromFile(entry, i)),
+  )
 
   const config: Config = {
-    host: flags.host ?? nonEmpty(env[ENV.host]) ?? file.host ?? DEFAULTS.host,
+    host: nonEmptyFlag(flags.host, '--host') ?? nonEmpty(env[ENV.host]) ?? file.host ?? DEFAULTS.host,
     port: parsePort(flags.port, '--port') ?? parsePort(env[ENV.port], ENV.port) ?? file.port ?? DEFAULTS.port,
     configFile,
-    dbPath: flags.db ?? nonEmpty(env[ENV.db]) ?? file.db ?? DEFAULTS.dbPath,
+    dbPath: nonEmptyFlag(flags.db, '--db') ?? nonEmpty(env[ENV.db]) ?? file.db ?? DEFAULTS.dbPath,
     engines,
     mock: {
       enabled: mockEnabled,
       models: flags['mock-model']?.length ? flags['mock-model'] : (file.mock?.models ?? DEFAULTS.mockModels),
       chunkDelayMs:
-        parseNumber(flags['mock-chunk-delay-ms'], '--mock-chunk-delay-ms', { min: 0 }) ??
+        parseNumber(flags['mock-chunk-delay-ms'], '--mock-chunk-delay-ms', { min: 0, max: MAX_SECONDS * 1000 }) ??
         file.mock?.chunk_delay_ms ??
         DEFAULTS.mockChunkDelayMs,
     },
@@ -187,7 +145,7 @@ export function loadConfig({ argv, env, readFile = readTextFile }: ConfigSources
       DEFAULTS.logLevel,
     requestTimeoutMs:
       1000 *
-      (parseNumber(flags['request-timeout'], '--request-timeout', { min: 0, exclusive: true }) ??
+      (parseNumber(flags['request-timeout'], '--request-timeout', { min: 0, exclusive: true, max: MAX_SECONDS }) ??
         file.request_timeout_seconds ??
         DEFAULTS.requestTimeoutSeconds),
     maxBodyBytes:
@@ -196,7 +154,7 @@ export function loadConfig({ argv, env, readFile = readTextFile }: ConfigSources
       DEFAULTS.maxBodyBytes,
     drainTimeoutMs:
       1000 *
-      (parseNumber(flags['drain-timeout'], '--drain-timeout', { min: 0 }) ??
+      (parseNumber(flags['drain-timeout'], '--drain-timeout', { min: 0, max: MAX_SECONDS }) ??
         file.drain_timeout_seconds ??
         DEFAULTS.drainTimeoutSeconds),
     health: {
@@ -235,7 +193,11 @@ function readConfigFile(path: string, readFile: (path: string) => string): Confi
   if (!Value.Check(ConfigFileSchema, parsed)) {
     const first = Value.Errors(ConfigFileSchema, parsed).First()!
     const key = first.path.replace(/^\//, '').replaceAll('/', '.') || '(top level)'
-    const hint = first.message.startsWith('Unexpected property') ? 'unknown key' : first.message.toLowerCase()
+    const hint = first.message.startsWith('Unexpected property')
+      ? 'unknown key'
+      : describeSchema(first.schema as never)
+        ? `expected ${describeSchema(first.schema as never)}`
+        : first.message.toLowerCase()
     throw new ConfigError(`config file ${path}: ${key}: ${hint}`)
   }
   return parsed
@@ -285,9 +247,13 @@ export function normaliseEngineUrl(raw: string, source: string): string {
   return `${url.protocol}//${url.host}${path === '' ? '/v1' : path}`
 }
 
-function dedupeEngines(engines: EngineConfig[]): EngineConfig[] {
+function rejectDuplicates(engines: EngineConfig[]): EngineConfig[] {
   const seen = new Set<string>()
-  return engines.filter((e) => (seen.has(e.url) ? false : (seen.add(e.url), true)))
+  for (const e of engines) {
+    if (seen.has(e.url)) throw new ConfigError(`engine ${e.url} is listed twice`)
+    seen.add(e.url)
+  }
+  return engines
 }
 
 function parsePort(raw: string | undefined, source: string): number | undefined {
@@ -327,6 +293,11 @@ function envBool(env: ConfigSources['env'], name: string): boolean | undefined {
 
 function splitList(raw: string): string[] {
   return raw.split(',').map((s) => s.trim()).filter(Boolean)
+}
+
+function nonEmptyFlag(raw: string | undefined, flag: string): string | undefined {
+  if (raw !== undefined && !raw.trim()) throw new ConfigError(`${flag} must not be empty`)
+  return raw?.trim()
 }
 
 function nonEmpty(raw: string | undefined): string | undefined {

@@ -70,10 +70,16 @@ async function shutdown(signal: string) {
   if (stopping) return
   stopping = true
   log.info('shutting down: draining in-flight requests', { signal, in_flight: inflight.size, drain_timeout_ms: config.drainTimeoutMs })
-  void app.server?.stop(false)
-  const drained = await inflight.idle(config.drainTimeoutMs)
-  if (!drained) log.warning('drain timeout passed: closing remaining connections', { in_flight: inflight.size })
-  await app.server?.stop(true)
+  // stop(false) refuses new connections and resolves once every response has been written out,
+  // streams included; past the drain timeout, in-flight streams end with an error event and [DONE].
+  const closing = app.server?.stop(false) ?? Promise.resolve()
+  const drained = await Promise.race([closing.then(() => true), Bun.sleep(config.drainTimeoutMs).then(() => false)])
+  if (!drained) {
+    log.warning('drain timeout passed: ending in-flight requests', { in_flight: inflight.size })
+    inflight.abortAll('the gateway is shutting down (drain timeout passed)')
+    await Promise.race([closing, Bun.sleep(1000)])
+    await app.server?.stop(true)
+  }
   registry.stop()
   db.close()
   log.info('stopped', { drained })

@@ -81,8 +81,9 @@ export interface RegistryOptions {
 
 export class EngineRegistry {
   private readonly engines: Engine[]
-  /** READY engines per model and operation family, rebuilt whenever a state or model list changes. */
+  /** READY engines per model, rebuilt whenever a state or model list changes. */
   private index = new Map<string, Engine[]>()
+  private readonly checking = new Set<Engine>()
   private timer: ReturnType<typeof setInterval> | undefined
   private firstRound: Promise<void> | undefined
   private firstRoundDone = false
@@ -170,7 +171,9 @@ export class EngineRegistry {
   }
 
   private async discover(engine: Engine): Promise<void> {
-    if (engine.state === 'DRAINING' || engine.state === 'STOPPED') return
+    // A check slower than the interval must not pile up behind itself.
+    if (engine.state === 'DRAINING' || engine.state === 'STOPPED' || this.checking.has(engine)) return
+    this.checking.add(engine)
     const timeout = AbortSignal.timeout(this.options.timeoutMs)
     try {
       const res = await engine.fetch(`${engine.baseUrl}/models`, {
@@ -197,6 +200,8 @@ export class EngineRegistry {
       const err = describeFailure(e, { signal: timeout, clientSignal: new AbortController().signal })
       this.recordFailure(engine, err)
       this.options.log.debug('engine discovery failed', { engine_id: engine.id, url: engine.baseUrl, error: err.message })
+    } finally {
+      this.checking.delete(engine)
     }
   }
 

@@ -61,14 +61,29 @@ export async function postToEngine(engine: EngineEndpoint, path: string, body: s
   throw new EngineError('http', `HTTP ${response.status}${engineMessage(text) ? `: ${engineMessage(text)}` : ''}`, response.status, text)
 }
 
+/** Bun's socket error codes, in words a client can act on (Bun's own text suggests fetch options). */
+const CONNECT_ERRORS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ConnectionRefused: 'connection refused',
+  ECONNRESET: 'connection reset by the engine',
+  ConnectionClosed: 'connection closed by the engine',
+  ETIMEDOUT: 'connection timed out',
+  ENOTFOUND: 'engine host not found',
+  EHOSTUNREACH: 'engine host unreachable',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'engine TLS certificate not trusted',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'engine TLS certificate is self-signed',
+}
+
 /** Maps a thrown fetch or read error to ClientGone or an EngineError. */
 export function describeFailure(e: unknown, call: Pick<EngineCall, 'signal' | 'clientSignal'>): Error {
   if (e instanceof EngineError || e instanceof ClientGone) return e
   if (call.clientSignal.aborted) return new ClientGone()
-  if (call.signal.aborted) return new EngineError('timeout', 'timed out')
+  if (call.signal.aborted) {
+    const reason = call.signal.reason
+    return new EngineError('timeout', reason instanceof Error && reason.name !== 'AbortError' ? reason.message : 'timed out')
+  }
   const err = e as Error & { code?: string }
-  const reason = err.code === 'ConnectionRefused' || err.code === 'ECONNREFUSED' ? 'connection refused' : err.message || String(e)
-  return new EngineError('connect', reason)
+  return new EngineError('connect', CONNECT_ERRORS[err.code ?? ''] ?? (err.message || String(e)))
 }
 
 /** The human message inside an engine's error body, whatever its shape (OpenAI's, vLLM's, plain text). */

@@ -4,12 +4,24 @@ const DECODER_OPTIONS = { stream: true } as const
 
 export class SseSplitter {
   private buffer = ''
+  private pendingCR = false
   private readonly decoder = new TextDecoder()
 
   /** Feeds bytes; returns the events completed by them (each without its trailing blank line). */
   push(bytes: Uint8Array): string[] {
     let text = this.decoder.decode(bytes, DECODER_OPTIONS)
-    if (text.includes('\r')) text = text.replace(/\r\n?/g, '\n')
+    if (this.pendingCR) {
+      text = `\r${text}`
+      this.pendingCR = false
+    }
+    if (text.includes('\r')) {
+      // A CR at the very end may be the first half of a CRLF split across reads: keep it for later.
+      if (text.endsWith('\r')) {
+        text = text.slice(0, -1)
+        this.pendingCR = true
+      }
+      text = text.replace(/\r\n?/g, '\n')
+    }
     this.buffer += text
     const end = this.buffer.lastIndexOf('\n\n')
     if (end < 0) return []
@@ -22,6 +34,7 @@ export class SseSplitter {
   rest(): string | undefined {
     const rest = (this.buffer + this.decoder.decode()).trim()
     this.buffer = ''
+    this.pendingCR = false
     return rest || undefined
   }
 }

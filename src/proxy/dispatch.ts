@@ -18,7 +18,7 @@ const ENGINE_PATHS: Record<Operation, string> = {
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json' }
-const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' }
+const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' }
 
 export interface DispatchRequest {
   readonly operation: Operation
@@ -59,7 +59,7 @@ export class Dispatcher {
         tried.add(engine)
         engine.activeRequests++
         const deadline = new Deadline(this.deps.requestTimeoutMs)
-        const call = { signal: AbortSignal.any([request.signal, deadline.signal]), clientSignal: request.signal, headers }
+        const call = { signal: AbortSignal.any([request.signal, deadline.signal, inflight.shutdownSignal]), clientSignal: request.signal, headers }
         let streaming = false
         try {
           const response = await postToEngine(engine, ENGINE_PATHS[request.operation], upstream.text, call)
@@ -67,6 +67,10 @@ export class Dispatcher {
             const text = await response.text().catch((e) => Promise.reject(describeFailure(e, call)))
             registry.recordSuccess(engine)
             return new Response(text, { status: 200, headers: JSON_HEADERS })
+          }
+          if (!response.headers.get('content-type')?.includes('text/event-stream')) {
+            await response.body?.cancel().catch(() => {})
+            throw new EngineError('protocol', `answered a stream request with ${response.headers.get('content-type') ?? 'no content type'} instead of text/event-stream`)
           }
           const body = await openStreamRelay(response, {
             engineId: engine.id,

@@ -1,7 +1,17 @@
-// Counts requests and streams still being answered, so shutdown can wait for them to finish.
+// Counts requests and streams still being answered (for logs and tests), and holds the signal
+// that ends them all, each with a proper error, when the drain timeout passes.
 export class InflightTracker {
   private count = 0
-  private waiters: (() => void)[] = []
+  private readonly shutdown = new AbortController()
+
+  /** Aborted when the gateway gives up waiting for in-flight requests. */
+  get shutdownSignal(): AbortSignal {
+    return this.shutdown.signal
+  }
+
+  abortAll(reason: string): void {
+    this.shutdown.abort(new Error(reason))
+  }
 
   get size(): number {
     return this.count
@@ -13,18 +23,5 @@ export class InflightTracker {
 
   end(): void {
     this.count = Math.max(0, this.count - 1)
-    if (this.count === 0) for (const wake of this.waiters.splice(0)) wake()
-  }
-
-  /** Resolves true once nothing is in flight, or false when `timeoutMs` passes first. */
-  idle(timeoutMs: number): Promise<boolean> {
-    if (this.count === 0) return Promise.resolve(true)
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), timeoutMs)
-      this.waiters.push(() => {
-        clearTimeout(timer)
-        resolve(true)
-      })
-    })
   }
 }

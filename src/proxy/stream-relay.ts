@@ -56,7 +56,8 @@ export async function openStreamRelay(response: Response, options: RelayOptions)
         sawDone = true
       } else if (data !== undefined) {
         if (!sawFinish && data.includes('finish_reason') && FINISHED.test(data)) sawFinish = true
-        if (data.includes('"usage"')) {
+        // The usage-only chunk has no choices; only it is parsed (every chunk may carry "usage":null).
+        if (data.includes('"choices":[]') && data.includes('"usage"')) {
           const chunk = parseChunk(data)
           if (chunk?.usage) usage = chunk.usage
           if (!options.clientWantsUsage && chunk?.usage && Array.isArray(chunk.choices) && chunk.choices.length === 0) continue
@@ -67,20 +68,31 @@ export async function openStreamRelay(response: Response, options: RelayOptions)
     return out
   }
 
+  let engineDone = false
   const end = (outcome: StreamOutcome) => {
     if (ended) return
     ended = true
     options.deadline.clear()
-    options.onEnd(outcome)
+    // The engine may still be sending (after [DONE], or we are failing it): stop it.
+    if (!engineDone) void reader.cancel().catch(() => {})
+    try {
+      options.onEnd(outcome)
+    } catch {
+      // bookkeeping must never turn into a second ending of the stream
+    }
   }
 
   const readMore = async (): Promise<ReadResult> => {
+    options.deadline.arm()
     try {
       const result = await reader.read()
-      options.deadline.reset()
+      if (result.done) engineDone = true
       return result
     } catch (e) {
+      engineDone = true
       throw describeFailure(e, options)
+    } finally {
+      options.deadline.disarm()
     }
   }
 
@@ -91,6 +103,7 @@ export async function openStreamRelay(response: Response, options: RelayOptions)
     try {
       result = await readMore()
     } catch (e) {
+      options.deadline.clear()
       await reader.cancel().catch(() => {})
       throw e
     }
@@ -119,9 +132,8 @@ export async function openStreamRelay(response: Response, options: RelayOptions)
       end({ ok: true, usage })
     }
     if (!sawDone) tail += SSE_DONE
-    controller.enqueue(encoder.encode(tail))
+    if (tail) controller.enqueue(encoder.encode(tail))
     controller.close()
-    if (!sawDone) void reader.cancel().catch(() => {})
   }
 
   return new ReadableStream<Uint8Array>({
@@ -130,7 +142,6 @@ export async function openStreamRelay(response: Response, options: RelayOptions)
       if (sawDone) {
         end({ ok: true, usage })
         controller.close()
-        void reader.cancel().catch(() => {})
       }
     },
     async pull(controller) {
@@ -160,9 +171,8 @@ export async function openStreamRelay(response: Response, options: RelayOptions)
       }
     },
     cancel() {
-      // The client went away: stop the engine's generation at once.
+      // The client went away: end() stops the engine's generation at once.
       end({ ok: false, error: new ClientGone(), usage })
-      void reader.cancel().catch(() => {})
     },
   })
 }

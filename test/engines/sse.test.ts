@@ -39,3 +39,11 @@ test('sseData joins data lines and ignores comments and other fields', () => {
   expect(sseData('event: message\ndata: a\ndata: b\nid: 3')).toBe('a\nb')
   expect(sseData(': keep-alive')).toBeUndefined()
 })
+
+test('a CRLF split between reads does not invent a blank line', () => {
+  const s = new SseSplitter()
+  expect(s.push(bytes('event: message\r'))).toEqual([])
+  expect(s.push(bytes('\ndata: {"a":1}\r\n\r\n'))).toEqual(['event: message\ndata: {"a":1}'])
+  expect(s.push(bytes('data: a\r'))).toEqual([])
+  expect(s.push(bytes('\ndata: b\r\n\r\n'))).toEqual(['data: a\ndata: b'])
+})

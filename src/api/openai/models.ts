@@ -11,11 +11,20 @@ export function openAIModelRoutes(registry: EngineRegistry) {
     .get(
       '/v1/models/*',
       ({ params }) => {
-        const id = decodeURIComponent(params['*'])
+        const id = decodeModelId(params['*'])
         const card = registry.listModels().find((m) => m.id === id)
         if (!card) throw modelNotFound(id)
         return card
       },
       { detail: { tags: ['OpenAI'], summary: 'One model (ids may contain slashes)' } },
     )
+}
+
+/** Model ids arrive percent-encoded by the SDKs (`org%2Fname`); a malformed escape is kept as sent. */
+function decodeModelId(raw: string): string {
+  try {
+    return decodeURIComponent(raw)
+  } catch {
+    return raw
+  }
 }
