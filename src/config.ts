@@ -4,6 +4,21 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { Value } from '@sinclair/typebox/value'
+import {
+  adminKey,
+  ConfigError,
+  deepFreeze,
+  envBool,
+  nonEmpty,
+  nonEmptyFlag,
+  normaliseEngineUrl,
+  parseLogLevel,
+  parseNumber,
+  parsePort,
+  splitList,
+} from './config-values'
+import type { SchedulingPolicy } from './control-plane/admission-queue'
+import type { LocalityOptions, RoutingStrategyName } from './control-plane/routing'
 import { ConfigFileSchema, describeSchema, MAX_SECONDS, type ConfigFile } from './schemas/config-file'
 
 export { ConfigFileSchema }
@@ -20,6 +35,12 @@ export interface EngineConfig {
   readonly modelId?: string
   /** Bearer key the engine itself requires (vLLM --api-key); never logged. */
   readonly apiKey?: string
+  /** Share of traffic relative to other engines (default 1). */
+  readonly weight?: number
+  /** Most requests this gateway sends it at once (default unlimited). */
+  readonly maxConcurrency?: number
+  /** The API the engine speaks natively: 'anthropic' engines get /v1/messages untranslated. */
+  readonly api?: 'openai' | 'anthropic'
 }
 
 export interface Config {
@@ -33,11 +54,20 @@ export interface Config {
   readonly requestTimeoutMs: number
   readonly maxBodyBytes: number
   readonly drainTimeoutMs: number
-  readonly health: { readonly intervalMs: number; readonly timeoutMs: number }
+  readonly health: { readonly intervalMs: number; readonly timeoutMs: number; readonly failureThreshold: number }
+  readonly routing: {
+    readonly strategy: RoutingStrategyName
+    readonly perModel: Readonly<Record<string, RoutingStrategyName>>
+    readonly locality: LocalityOptions
+  }
+  readonly scheduling: { readonly policy: SchedulingPolicy; readonly queueSize: number; readonly queueTimeoutMs: number }
+  readonly retries: { readonly max: number; readonly backoffBaseMs: number; readonly backoffMaxMs: number }
+  readonly circuitBreaker: { readonly failureThreshold: number; readonly cooldownMs: number }
+  /** Bearer key for the management API's mutating calls; without one, only loopback clients may mutate. */
+  readonly adminKey?: string
 }
 
-/** A configuration problem: main prints its message as one line and exits with code 2. */
-export class ConfigError extends Error {}
+export { ConfigError }
 
 /** What the caller asked for besides running: `--version` and `--help` short-circuit start-up. */
 export type CliAction = { action: 'run'; config: Config } | { action: 'version' } | { action: 'help' }
@@ -54,6 +84,17 @@ export const DEFAULTS = {
   drainTimeoutSeconds: 30,
   healthIntervalSeconds: 10,
   healthTimeoutSeconds: 5,
+  healthFailureThreshold: 2,
+  routingStrategy: 'load_balanced' as RoutingStrategyName,
+  locality: { prefixChars: 512, maxEntries: 10_000, imbalanceAbs: 8, imbalanceRel: 2 },
+  schedulingPolicy: 'fifo' as SchedulingPolicy,
+  queueSize: 1024,
+  queueTimeoutMs: 30_000,
+  retries: 2,
+  backoffBaseMs: 500,
+  backoffMaxMs: 10_000,
+  breakerFailureThreshold: 3,
+  breakerCooldownSeconds: 10,
 } as const
 
 /** Environment variables read by the gateway (documented in README's table). */
@@ -69,6 +110,7 @@ export const ENV = {
   enginePort: 'SAGELLM_ENGINE_PORT',
   engineModel: 'SAGELLM_ENGINE_MODEL',
   engineId: 'SAGELLM_ENGINE_ID',
+  adminKey: 'SAGELLM_GATEWAY_ADMIN_KEY',
 } as const
 
 const FLAGS = {
@@ -84,6 +126,7 @@ const FLAGS = {
   'request-timeout': { type: 'string' },
   'max-body-bytes': { type: 'string' },
   'drain-timeout': { type: 'string' },
+  'admin-key': { type: 'string' },
   // Accepted so the original's launch lines keep working: the control plane is always embedded here.
   'control-plane': { type: 'boolean' },
   version: { type: 'boolean', short: 'v' },
@@ -160,7 +203,33 @@ export function loadConfig({ argv, env, readFile = readTextFile }: ConfigSources
     health: {
       intervalMs: 1000 * (file.health?.interval_seconds ?? DEFAULTS.healthIntervalSeconds),
       timeoutMs: 1000 * (file.health?.timeout_seconds ?? DEFAULTS.healthTimeoutSeconds),
+      failureThreshold: file.health?.failure_threshold ?? DEFAULTS.healthFailureThreshold,
     },
+    routing: {
+      strategy: file.routing?.strategy ?? DEFAULTS.routingStrategy,
+      perModel: file.routing?.per_model ?? {},
+      locality: {
+        prefixChars: file.routing?.locality?.prefix_chars ?? DEFAULTS.locality.prefixChars,
+        maxEntries: file.routing?.locality?.max_entries ?? DEFAULTS.locality.maxEntries,
+        imbalanceAbs: file.routing?.locality?.imbalance_abs ?? DEFAULTS.locality.imbalanceAbs,
+        imbalanceRel: file.routing?.locality?.imbalance_rel ?? DEFAULTS.locality.imbalanceRel,
+      },
+    },
+    scheduling: {
+      policy: file.scheduling?.policy ?? DEFAULTS.schedulingPolicy,
+      queueSize: file.scheduling?.queue_size ?? DEFAULTS.queueSize,
+      queueTimeoutMs: file.scheduling?.queue_timeout_ms ?? DEFAULTS.queueTimeoutMs,
+    },
+    retries: {
+      max: file.retries?.max ?? DEFAULTS.retries,
+      backoffBaseMs: file.retries?.backoff_base_ms ?? DEFAULTS.backoffBaseMs,
+      backoffMaxMs: file.retries?.backoff_max_ms ?? DEFAULTS.backoffMaxMs,
+    },
+    circuitBreaker: {
+      failureThreshold: file.circuit_breaker?.failure_threshold ?? DEFAULTS.breakerFailureThreshold,
+      cooldownMs: 1000 * (file.circuit_breaker?.cooldown_seconds ?? DEFAULTS.breakerCooldownSeconds),
+    },
+    adminKey: adminKey(nonEmptyFlag(flags['admin-key'], '--admin-key') ?? nonEmpty(env[ENV.adminKey]) ?? file.admin_key),
   }
   return { action: 'run', config: deepFreeze(config) }
 }
@@ -211,6 +280,9 @@ function engineFromFile(entry: ConfigFile['engines'] extends (infer E)[] | undef
     engineKind: entry.engine_kind ?? 'llm',
     modelId: entry.model_id,
     apiKey: entry.api_key,
+    weight: entry.weight,
+    maxConcurrency: entry.max_concurrency,
+    api: entry.api,
   }
 }
 
@@ -230,22 +302,6 @@ function singleEngineFromEnv(env: ConfigSources['env']): EngineConfig[] {
   ]
 }
 
-/** Accepts `http(s)://host[:port][/prefix]`; a bare origin gets the OpenAI prefix `/v1`. */
-export function normaliseEngineUrl(raw: string, source: string): string {
-  let url: URL
-  try {
-    url = new URL(raw.trim())
-  } catch {
-    throw new ConfigError(`${source}: '${raw}' is not a valid engine URL (expected e.g. http://10.0.0.5:8000/v1)`)
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw new ConfigError(`${source}: '${raw}' must use http:// or https://`)
-  if (!url.hostname) throw new ConfigError(`${source}: '${raw}' has no host`)
-  if (url.search || url.hash || url.username || url.password)
-    throw new ConfigError(`${source}: '${raw}' must be a plain base URL without query, fragment or credentials`)
-  const path = url.pathname.replace(/\/+$/, '')
-  return `${url.protocol}//${url.host}${path === '' ? '/v1' : path}`
-}
 
 function rejectDuplicates(engines: EngineConfig[]): EngineConfig[] {
   const seen = new Set<string>()
@@ -255,82 +311,3 @@ function rejectDuplicates(engines: EngineConfig[]): EngineConfig[] {
   }
   return engines
 }
-
-function parsePort(raw: string | undefined, source: string): number | undefined {
-  return parseNumber(raw, source, { min: 0, max: 65535, integer: true })
-}
-
-function parseNumber(
-  raw: string | undefined,
-  source: string,
-  { min, max, integer = false, exclusive = false }: { min?: number; max?: number; integer?: boolean; exclusive?: boolean },
-): number | undefined {
-  if (raw === undefined || raw.trim() === '') return undefined
-  const n = Number(raw)
-  const tooLow = min !== undefined && (exclusive ? n <= min : n < min)
-  if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || tooLow || (max !== undefined && n > max)) {
-    const range = `${integer ? 'an integer' : 'a number'}${min !== undefined ? ` ${exclusive ? '>' : '>='} ${min}` : ''}${max !== undefined ? ` and <= ${max}` : ''}`
-    throw new ConfigError(`${source}: '${raw}' is not ${range}`)
-  }
-  return n
-}
-
-function parseLogLevel(raw: string | undefined, source: string): LogLevel | undefined {
-  if (raw === undefined || raw.trim() === '') return undefined
-  const level = raw.trim().toLowerCase()
-  if (level === 'warn') return 'warning'
-  if (level === 'debug' || level === 'info' || level === 'warning' || level === 'error') return level
-  throw new ConfigError(`${source}: '${raw}' is not a log level (debug, info, warning, error)`)
-}
-
-function envBool(env: ConfigSources['env'], name: string): boolean | undefined {
-  const raw = env[name]?.trim().toLowerCase()
-  if (!raw) return undefined
-  if (['1', 'true', 'yes', 'on'].includes(raw)) return true
-  if (['0', 'false', 'no', 'off'].includes(raw)) return false
-  throw new ConfigError(`${name}: '${env[name]}' is not a boolean (1/0, true/false)`)
-}
-
-function splitList(raw: string): string[] {
-  return raw.split(',').map((s) => s.trim()).filter(Boolean)
-}
-
-function nonEmptyFlag(raw: string | undefined, flag: string): string | undefined {
-  if (raw !== undefined && !raw.trim()) throw new ConfigError(`${flag} must not be empty`)
-  return raw?.trim()
-}
-
-function nonEmpty(raw: string | undefined): string | undefined {
-  return raw?.trim() ? raw.trim() : undefined
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object') {
-    for (const v of Object.values(value)) deepFreeze(v)
-    Object.freeze(value)
-  }
-  return value
-}
-
-export const HELP = `sagellm-gateway: OpenAI/Anthropic-compatible gateway for self-hosted inference engines
-
-Usage: sagellm-gateway [options]
-
-  --host HOST                 listen address            (env ${ENV.host}, default ${DEFAULTS.host})
-  --port PORT                 listen port               (env ${ENV.port}, default ${DEFAULTS.port})
-  --config FILE               YAML or JSON config file  (env ${ENV.config})
-  --db PATH                   SQLite database file, or :memory: (env ${ENV.db}, default ${DEFAULTS.dbPath})
-  --engine URL                OpenAI-compatible engine base URL, repeatable (env ${ENV.engines}, comma-separated)
-  --mock                      start the built-in mock engine (env ${ENV.mockMode}=1)
-  --mock-model NAME           model id served by the mock engine, repeatable (default: mock)
-  --mock-chunk-delay-ms MS    pause between the mock engine's stream chunks (default 0)
-  --log-level LEVEL           debug, info, warning or error (env ${ENV.logLevel}, default info)
-  --request-timeout SECONDS   wait for an engine's first byte, and longest silence in a stream (default 600)
-  --max-body-bytes N          largest accepted request body (default ${DEFAULTS.maxBodyBytes})
-  --drain-timeout SECONDS     on SIGTERM/SIGINT, how long in-flight requests may finish (default 30)
-  --control-plane             accepted for compatibility; the control plane is always embedded
-  -v, --version               print the version and exit
-  -h, --help                  print this help and exit
-
-Single engine, as the original: ${ENV.engineHost}, ${ENV.enginePort}, ${ENV.engineModel}, ${ENV.engineId}.
-`

@@ -2,7 +2,8 @@
 // Entry point: parse the configuration, open and migrate the database, start engine discovery,
 // listen, and on SIGTERM/SIGINT stop accepting, let in-flight requests finish, then exit 0.
 import { createApp } from './app'
-import { ConfigError, HELP, loadConfig } from './config'
+import { HELP } from './cli-help'
+import { ConfigError, loadConfig } from './config'
 import { EngineRegistry } from './control-plane/engine-registry'
 import { engineSpecsFromConfig } from './control-plane/engine-specs'
 import { migrate } from './db/migrate'

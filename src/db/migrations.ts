@@ -1,6 +1,7 @@
 // The embedded, append-only list of schema migrations. Each file of migrations/ is imported as text
 // so the compiled binary carries them; test/db/migrations.test.ts checks this list matches the folder.
 import m0001 from '../../migrations/0001_schema_version.sql' with { type: 'text' }
+import m0002 from '../../migrations/0002_engines.sql' with { type: 'text' }
 
 export interface Migration {
   readonly version: number
@@ -8,4 +9,7 @@ export interface Migration {
   readonly sql: string
 }
 
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: '0001_schema_version', sql: m0001 }]
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: '0001_schema_version', sql: m0001 },
+  { version: 2, name: '0002_engines', sql: m0002 },
+]

@@ -1,6 +1,8 @@
 // The config file's schema (YAML or JSON): snake_case keys, every one optional. config.ts merges it
 // with flags, environment and defaults into the typed Config.
 import { Type, type Static } from '@sinclair/typebox'
+import { SCHEDULING_POLICIES } from '../control-plane/admission-queue'
+import { ROUTING_STRATEGIES } from '../control-plane/routing'
 
 /** setTimeout's ceiling (2^31 - 1 ms): longer timeouts would fire at once. */
 export const MAX_SECONDS = 2147483
@@ -18,12 +20,25 @@ export const EngineEntry = Type.Union(
         engine_kind: Type.Optional(Type.String({ minLength: 1 })),
         model_id: Type.Optional(Type.String({ minLength: 1 })),
         api_key: Type.Optional(Type.String()),
+        weight: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1000 })),
+        max_concurrency: Type.Optional(Type.Integer({ minimum: 1 })),
+        api: Type.Optional(Type.Union([Type.Literal('openai'), Type.Literal('anthropic')], { description: "'openai' or 'anthropic'" })),
       },
       { additionalProperties: false },
     ),
   ],
-  { description: 'an engine URL, or an object with url and optional engine_id, engine_kind, model_id, api_key' },
+  {
+    description:
+      'an engine URL, or an object with url and optional engine_id, engine_kind, model_id, api_key, weight, max_concurrency, api',
+  },
 )
+
+const strategy = Type.Union(
+  ROUTING_STRATEGIES.map((s) => Type.Literal(s)),
+  { description: ROUTING_STRATEGIES.join(', ') },
+)
+const section = <T extends Parameters<typeof Type.Object>[0]>(fields: T) =>
+  Type.Optional(Type.Object(fields, { additionalProperties: false }))
 
 export const ConfigFileSchema = Type.Object(
   {
@@ -50,10 +65,36 @@ export const ConfigFileSchema = Type.Object(
         {
           interval_seconds: Type.Optional(seconds({ exclusiveMinimum: 0 })),
           timeout_seconds: Type.Optional(seconds({ exclusiveMinimum: 0 })),
+          failure_threshold: Type.Optional(Type.Integer({ minimum: 1 })),
         },
         { additionalProperties: false },
       ),
     ),
+    routing: section({
+      strategy: Type.Optional(strategy),
+      per_model: Type.Optional(Type.Record(Type.String({ minLength: 1 }), strategy)),
+      locality: section({
+        prefix_chars: Type.Optional(Type.Integer({ minimum: 1 })),
+        max_entries: Type.Optional(Type.Integer({ minimum: 1 })),
+        imbalance_abs: Type.Optional(Type.Number({ minimum: 0 })),
+        imbalance_rel: Type.Optional(Type.Number({ minimum: 1 })),
+      }),
+    }),
+    scheduling: section({
+      policy: Type.Optional(Type.Union(SCHEDULING_POLICIES.map((p) => Type.Literal(p)), { description: SCHEDULING_POLICIES.join(', ') })),
+      queue_size: Type.Optional(Type.Integer({ minimum: 0 })),
+      queue_timeout_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_SECONDS * 1000 })),
+    }),
+    retries: section({
+      max: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
+      backoff_base_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_SECONDS * 1000 })),
+      backoff_max_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_SECONDS * 1000 })),
+    }),
+    circuit_breaker: section({
+      failure_threshold: Type.Optional(Type.Integer({ minimum: 1 })),
+      cooldown_seconds: Type.Optional(seconds({ exclusiveMinimum: 0 })),
+    }),
+    admin_key: Type.Optional(Type.String({ minLength: 16, description: 'at least 16 characters' })),
   },
   { additionalProperties: false },
 )

@@ -1,0 +1,26 @@
+// The --help text: every flag, with its environment variable and default.
+import { DEFAULTS, ENV } from './config'
+
+export const HELP = `sagellm-gateway: OpenAI/Anthropic-compatible gateway for self-hosted inference engines
+
+Usage: sagellm-gateway [options]
+
+  --host HOST                 listen address            (env ${ENV.host}, default ${DEFAULTS.host})
+  --port PORT                 listen port               (env ${ENV.port}, default ${DEFAULTS.port})
+  --config FILE               YAML or JSON config file  (env ${ENV.config})
+  --db PATH                   SQLite database file, or :memory: (env ${ENV.db}, default ${DEFAULTS.dbPath})
+  --engine URL                OpenAI-compatible engine base URL, repeatable (env ${ENV.engines}, comma-separated)
+  --mock                      start the built-in mock engine (env ${ENV.mockMode}=1)
+  --mock-model NAME           model id served by the mock engine, repeatable (default: mock)
+  --mock-chunk-delay-ms MS    pause between the mock engine's stream chunks (default 0)
+  --log-level LEVEL           debug, info, warning or error (env ${ENV.logLevel}, default info)
+  --request-timeout SECONDS   wait for an engine's first byte, and longest silence in a stream (default 600)
+  --max-body-bytes N          largest accepted request body (default ${DEFAULTS.maxBodyBytes})
+  --drain-timeout SECONDS     on SIGTERM/SIGINT, how long in-flight requests may finish (default 30)
+  --admin-key KEY             bearer key for the management API (env ${ENV.adminKey}); none: loopback only
+  --control-plane             accepted for compatibility; the control plane is always embedded
+  -v, --version               print the version and exit
+  -h, --help                  print this help and exit
+
+Single engine, as the original: ${ENV.engineHost}, ${ENV.enginePort}, ${ENV.engineModel}, ${ENV.engineId}.
+`
