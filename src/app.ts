@@ -8,22 +8,27 @@ import { openAIInferenceRoutes } from './api/openai/inference'
 import { openAIModelRoutes } from './api/openai/models'
 import { requestContext } from './api/request-context'
 import type { Config } from './config'
+import { managementRoutes } from './api/management'
+import type { EngineAdmin } from './control-plane/engine-admin'
 import type { EngineRegistry } from './control-plane/engine-registry'
+import type { Router } from './control-plane/router'
 import { Dispatcher } from './proxy/dispatch'
-import { InflightTracker } from './proxy/inflight'
+import type { InflightTracker } from './proxy/inflight'
 import type { Logger } from './telemetry/logger'
 import { VERSION } from './version'
 
 export interface AppDeps {
   readonly config: Config
   readonly registry: EngineRegistry
+  readonly router: Router
+  readonly admin: EngineAdmin
   readonly log: Logger
-  readonly inflight?: InflightTracker
+  readonly inflight: InflightTracker
   readonly sessionStats?: () => SessionStats
 }
 
-export function createApp({ config, registry, log, inflight = new InflightTracker(), sessionStats }: AppDeps) {
-  const dispatcher = new Dispatcher({ registry, requestTimeoutMs: config.requestTimeoutMs, inflight, log })
+export function createApp({ config, registry, router, admin, log, inflight, sessionStats }: AppDeps) {
+  const dispatcher = new Dispatcher({ registry, router, requestTimeoutMs: config.requestTimeoutMs, retries: config.retries, inflight, log })
   return new Elysia({
     // Bun's own limit is only a backstop: the body parser enforces the configured one with a proper error.
     serve: { maxRequestBodySize: config.maxBodyBytes * 2 + 1024 * 1024 },
@@ -43,6 +48,7 @@ export function createApp({ config, registry, log, inflight = new InflightTracke
           tags: [
             { name: 'OpenAI', description: 'OpenAI-compatible inference API' },
             { name: 'Gateway', description: 'Service information and health' },
+            { name: 'Management', description: 'Control plane: engine registry, routing and load' },
           ],
         },
       }),
@@ -50,6 +56,16 @@ export function createApp({ config, registry, log, inflight = new InflightTracke
     .use(healthRoutes({ version: VERSION, registry, startedAt: new Date(), sessionStats: sessionStats ?? (() => ({ total_sessions: 0, total_messages: 0 })) }))
     .use(openAIModelRoutes(registry))
     .use(openAIInferenceRoutes(dispatcher))
+    .use(
+      managementRoutes({
+        registry,
+        router,
+        admin,
+        adminKey: config.adminKey,
+        routing: config.routing,
+        schedulingPolicy: config.scheduling.policy,
+      }),
+    )
 }
 
 export type App = ReturnType<typeof createApp>

@@ -15,6 +15,9 @@ export const ERROR_CODES = {
   deadlineExceeded: 'deadline_exceeded',
   resourceExhausted: 'resource_exhausted',
   notImplemented: 'not_implemented',
+  conflict: 'conflict',
+  unauthenticated: 'unauthenticated',
+  permissionDenied: 'permission_denied',
   internal: 'internal_error',
 } as const
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES]

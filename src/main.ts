@@ -1,14 +1,11 @@
 #!/usr/bin/env bun
 // Entry point: parse the configuration, open and migrate the database, start engine discovery,
 // listen, and on SIGTERM/SIGINT stop accepting, let in-flight requests finish, then exit 0.
-import { createApp } from './app'
 import { HELP } from './cli-help'
 import { ConfigError, loadConfig } from './config'
-import { EngineRegistry } from './control-plane/engine-registry'
-import { engineSpecsFromConfig } from './control-plane/engine-specs'
 import { migrate } from './db/migrate'
 import { openDatabase } from './db/open'
-import { InflightTracker } from './proxy/inflight'
+import { assembleGateway } from './gateway'
 import { createLogger } from './telemetry/logger'
 import { VERSION } from './version'
 
@@ -44,13 +41,7 @@ try {
   fail(`cannot open database ${config.dbPath}: ${(e as Error).message}`)
 }
 
-const registry = new EngineRegistry(engineSpecsFromConfig(config), {
-  intervalMs: config.health.intervalMs,
-  timeoutMs: config.health.timeoutMs,
-  log,
-})
-const inflight = new InflightTracker()
-const app = createApp({ config, registry, log, inflight })
+const { app, registry, inflight } = assembleGateway({ config, db, log })
 void registry.start()
 if (registry.all.length === 0)
   log.warning('no engine configured: every inference request will fail with 503 (use --engine URL or --mock)')

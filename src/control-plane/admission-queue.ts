@@ -22,7 +22,7 @@ export interface Admission {
 
 interface Ticket extends Admission {
   readonly seq: number
-  readonly wake: () => void
+  readonly wake: (engineId: string) => void
 }
 
 export class AdmissionQueue {
@@ -39,36 +39,40 @@ export class AdmissionQueue {
     return this.tickets.length
   }
 
-  /** Resolves when a slot may be free for this request; rejects with 429 or ClientGone. */
-  wait(admission: Admission): Promise<void> {
+  /** Resolves with the engine whose freed slot this request may use; rejects with 429 or ClientGone. */
+  wait(admission: Admission): Promise<string> {
+    // An abort listener added to an already-aborted signal never fires: such a ticket would hold a
+    // queue place until the timeout and could take a wake-up meant for a live request.
+    if (admission.signal.aborted) return Promise.reject(new ClientGone())
     if (this.tickets.length >= this.maxSize)
       return Promise.reject(exhausted(`the admission queue is full (${this.maxSize} requests waiting)`, this.timeoutMs))
     return new Promise((resolve, reject) => {
-      const done = (error?: Error) => {
+      const done = (error?: Error, engineId = '') => {
         clearTimeout(timer)
         admission.signal.removeEventListener('abort', onAbort)
         const i = this.tickets.indexOf(ticket)
         if (i >= 0) this.tickets.splice(i, 1)
         if (error) reject(error)
-        else resolve()
+        else resolve(engineId)
       }
       const onAbort = () => done(new ClientGone())
       const timer = setTimeout(
         () => done(exhausted(`every engine serving the model stayed at capacity for ${this.timeoutMs} ms`, this.timeoutMs)),
         this.timeoutMs,
       )
-      const ticket: Ticket = { ...admission, seq: this.seq++, wake: () => done() }
+      const ticket: Ticket = { ...admission, seq: this.seq++, wake: (engineId) => done(undefined, engineId) }
       admission.signal.addEventListener('abort', onAbort, { once: true })
       this.tickets.push(ticket)
     })
   }
 
-  /** A slot freed on `engineId`: wake the first waiting request (by policy) that can use it. */
-  release(engineId: string): void {
-    if (this.tickets.length === 0) return
+  /** A slot freed on `engineId`: wake the first waiting request (by policy) that can use it. True if one was woken. */
+  release(engineId: string): boolean {
+    if (this.tickets.length === 0) return false
     let best: Ticket | undefined
     for (const t of this.tickets) if (t.wants(engineId) && (!best || this.before(t, best))) best = t
-    best?.wake()
+    best?.wake(engineId)
+    return best !== undefined
   }
 
   private before(a: Ticket, b: Ticket): boolean {

@@ -1,120 +1,110 @@
-// The engines this gateway fronts: their records and states, the models they serve (learned from
-// each engine's `GET {base}/models` at start-up and on every interval), and which engines may take a
-// request for a model right now. Passive failures reported by the proxy count like failed checks.
-import type { EngineEndpoint, EngineFetch } from '../engines/engine-client'
-import { describeFailure, EngineError } from '../engines/engine-client'
-import { modelNotFound, noEngine } from '../errors'
+// The engines this gateway fronts and their state machine: STARTING → READY when a check passes,
+// → ERROR after `failureThreshold` failed checks or requests (a refused connection at once),
+// ERROR → READY when checks pass again, READY → DRAINING on request, DRAINING → STOPPED when its
+// last request ends. Health checks run for all engines concurrently on an interval, never on the
+// request path; model lists refresh on the same loop. The index of READY engines per model is what
+// routing reads.
+import { EngineError } from '../engines/engine-client'
+import { ApiError, ERROR_CODES, modelNotFound, noEngine } from '../errors'
 import type { Logger } from '../telemetry/logger'
+import { Engine, type BreakerSettings, type EngineSpec, type EngineState, type ModelCard, type Operation } from './engine'
+import { checkEngine } from './health-check'
 
-/** The original control plane's states. */
-export type EngineState = 'STARTING' | 'READY' | 'DRAINING' | 'STOPPED' | 'ERROR'
-
-/** What a request needs from an engine; embedding engines serve only embeddings. */
-export type Operation = 'chat' | 'completions' | 'embeddings'
-
-/** One entry of an engine's model list, kept as the engine sent it (vLLM adds max_model_len, root…). */
-export interface ModelCard {
-  id: string
-  object: 'model'
-  created: number
-  owned_by: string
-  [field: string]: unknown
-}
-
-export interface EngineSpec {
-  readonly id: string
-  readonly baseUrl: string
-  readonly kind: string
-  readonly fetch: EngineFetch
-  readonly apiKey?: string
-  readonly modelId?: string
-}
-
-export class Engine implements EngineEndpoint {
-  state: EngineState = 'STARTING'
-  models = new Map<string, ModelCard>()
-  consecutiveFailures = 0
-  activeRequests = 0
-  lastHeartbeat: Date | null = null
-  lastError: string | null = null
-  readonly createdAt = new Date()
-
-  constructor(private readonly spec: EngineSpec) {}
-
-  get id() { return this.spec.id }
-  get baseUrl() { return this.spec.baseUrl }
-  get kind() { return this.spec.kind }
-  get fetch() { return this.spec.fetch }
-  get apiKey() { return this.spec.apiKey }
-  get modelId() { return this.spec.modelId }
-
-  servesOperation(op: Operation): boolean {
-    return this.kind !== 'embedding' || op === 'embeddings'
-  }
-
-  /** The engine as /health and the management API show it (never its API key). */
-  describe() {
-    return {
-      engine_id: this.id,
-      url: this.baseUrl,
-      engine_kind: this.kind,
-      model_id: this.modelId ?? [...this.models.keys()][0] ?? null,
-      models: [...this.models.keys()],
-      state: this.state,
-      is_healthy: this.state === 'READY',
-      consecutive_failures: this.consecutiveFailures,
-      active_requests: this.activeRequests,
-      created_at: this.createdAt.toISOString(),
-      last_heartbeat: this.lastHeartbeat?.toISOString() ?? null,
-      last_error: this.lastError,
-    }
-  }
-}
+export { Engine, type EngineSpec, type EngineState, type ModelCard, type Operation } from './engine'
 
 export interface RegistryOptions {
   readonly intervalMs: number
   readonly timeoutMs: number
-  /** Consecutive failed checks or requests that take a READY engine to ERROR. */
+  /** Consecutive failed checks or requests that take an engine to ERROR. */
   readonly failureThreshold?: number
+  readonly breaker?: BreakerSettings
   readonly log: Logger
 }
 
+/** An engine that went to ERROR on a failed request is checked again this soon, not a whole interval later. */
+const RECHECK_AFTER_PASSIVE_FAILURE_MS = 1000
+
 export class EngineRegistry {
-  private readonly engines: Engine[]
+  private readonly engines = new Map<string, Engine>()
   /** READY engines per model, rebuilt whenever a state or model list changes. */
   private index = new Map<string, Engine[]>()
-  private readonly checking = new Set<Engine>()
+  private readonly checking = new Map<Engine, Promise<void>>()
+  private readonly rechecks = new Map<Engine, ReturnType<typeof setTimeout>>()
+  private readonly listeners = new Set<(engine: Engine) => void>()
+  private readonly stopWaiters = new Map<Engine, (() => void)[]>()
   private timer: ReturnType<typeof setInterval> | undefined
   private firstRound: Promise<void> | undefined
   private firstRoundDone = false
 
   constructor(specs: readonly EngineSpec[], private readonly options: RegistryOptions) {
-    this.engines = specs.map((s) => new Engine(s))
+    for (const spec of specs) this.add(spec)
   }
 
   get all(): readonly Engine[] {
-    return this.engines
+    return [...this.engines.values()]
   }
 
-  /** Discovers every engine now, then again on every interval. */
+  get(id: string): Engine | undefined {
+    return this.engines.get(id)
+  }
+
+  /** Adds an engine in STARTING; it takes traffic once a check passes. */
+  add(spec: EngineSpec): Engine {
+    if (this.engines.has(spec.id)) throw conflict(`An engine with engine_id '${spec.id}' is already registered`)
+    const same = this.all.find((e) => e.baseUrl === spec.baseUrl)
+    if (same) throw conflict(`The engine at ${spec.baseUrl} is already registered as '${same.id}'`)
+    const engine = new Engine(spec, this.options.breaker ?? { failureThreshold: 3, cooldownMs: 10_000 })
+    this.engines.set(spec.id, engine)
+    return engine
+  }
+
+  /** Forgets an engine: it gets no new requests; requests already on it run to their end. */
+  remove(engine: Engine): void {
+    if (this.engines.get(engine.id) !== engine) return
+    this.engines.delete(engine.id)
+    clearTimeout(this.rechecks.get(engine))
+    this.rechecks.delete(engine)
+    if (engine.state !== 'STOPPED') this.setState(engine, 'STOPPED')
+    else this.rebuildIndex()
+  }
+
+  /** Called whenever an engine may take more requests than before (READY again, capacity raised, slot freed). */
+  onCapacity(listener: (engine: Engine) => void): void {
+    this.listeners.add(listener)
+  }
+
+  /** Checks every engine now, then again on every interval. */
   start(): Promise<void> {
-    this.firstRound ??= this.refreshAll().finally(() => {
+    this.firstRound ??= this.checkAll().finally(() => {
       this.firstRoundDone = true
     })
-    this.timer ??= setInterval(() => void this.refreshAll(), this.options.intervalMs)
+    this.timer ??= setInterval(() => void this.checkAll(), this.options.intervalMs)
     return this.firstRound
   }
 
   stop(): void {
     clearInterval(this.timer)
     this.timer = undefined
+    for (const t of this.rechecks.values()) clearTimeout(t)
+    this.rechecks.clear()
   }
 
-  async refreshAll(): Promise<void> {
-    await Promise.all(this.engines.map((e) => this.discover(e)))
+  async checkAll(): Promise<void> {
+    await Promise.all(this.all.map((e) => this.check(e)))
   }
 
-  /** Engines that may take a request for `model` now, or an error that says why none can. */
+  /** One health check of one engine (joins a check already running). */
+  check(engine: Engine): Promise<void> {
+    if (engine.state === 'DRAINING' || engine.state === 'STOPPED') return Promise.resolve()
+    let running = this.checking.get(engine)
+    if (!running) {
+      running = this.runCheck(engine).finally(() => this.checking.delete(engine))
+      this.checking.set(engine, running)
+    }
+    return running
+  }
+
+  /** READY engines serving `model` for `op`, or the error that says why there are none. */
   async resolve(model: string, op: Operation): Promise<readonly Engine[]> {
     const ready = this.candidates(model, op)
     if (ready.length) return ready
@@ -143,51 +133,96 @@ export class EngineRegistry {
     return cards
   }
 
+  /** A request or check succeeded. */
   recordSuccess(engine: Engine): void {
     engine.consecutiveFailures = 0
     engine.lastHeartbeat = new Date()
+    engine.breaker.onSuccess()
     if (engine.state === 'ERROR' || engine.state === 'STARTING') this.setState(engine, 'READY')
   }
 
-  recordFailure(engine: Engine, error: Error): void {
+  /**
+   * A request to the engine failed in a way that is the engine's fault (passive health check). An
+   * engine that could not be connected to at all is taken out at once; other failures count.
+   */
+  recordRequestFailure(engine: Engine, error: EngineError, { unreachable = false } = {}): void {
+    engine.breaker.onFailure()
+    this.recordFailure(engine, error, unreachable)
+    if (engine.state === 'ERROR' && !this.rechecks.has(engine) && this.engines.get(engine.id) === engine) {
+      const timer = setTimeout(() => {
+        this.rechecks.delete(engine)
+        void this.check(engine)
+      }, Math.min(RECHECK_AFTER_PASSIVE_FAILURE_MS, this.options.intervalMs))
+      this.rechecks.set(engine, timer)
+    }
+  }
+
+  /** Puts an engine in DRAINING (no new requests) or back to READY; a drained engine becomes STOPPED. */
+  setDraining(engine: Engine): void {
+    if (engine.state === 'DRAINING' || engine.state === 'STOPPED') return
+    this.setState(engine, 'DRAINING')
+    this.settleDrain(engine)
+  }
+
+  /** Re-admits a DRAINING, STOPPED or ERROR engine through a health check; resolves with its new state. */
+  async readmit(engine: Engine): Promise<EngineState> {
+    if (engine.state === 'DRAINING' || engine.state === 'STOPPED') this.setState(engine, 'STARTING')
+    await this.check(engine)
+    return engine.state
+  }
+
+  /** A request on the engine ended: a draining engine with none left is STOPPED; a freed slot is announced. */
+  requestEnded(engine: Engine): void {
+    if (engine.state === 'DRAINING') this.settleDrain(engine)
+    else this.announce(engine)
+  }
+
+  /** Announces that the engine may take more requests (its max_concurrency was raised, say). */
+  announce(engine: Engine): void {
+    for (const listener of this.listeners) listener(engine)
+  }
+
+  /** Resolves once the engine is STOPPED (a drained engine's last request ended, or it was removed). */
+  whenStopped(engine: Engine): Promise<void> {
+    if (engine.state === 'STOPPED') return Promise.resolve()
+    return new Promise((resolve) => {
+      const waiters = this.stopWaiters.get(engine)
+      if (waiters) waiters.push(resolve)
+      else this.stopWaiters.set(engine, [resolve])
+    })
+  }
+
+  private settleDrain(engine: Engine): void {
+    if (engine.state === 'DRAINING' && engine.activeRequests === 0) this.setState(engine, 'STOPPED')
+  }
+
+  private recordFailure(engine: Engine, error: Error, immediately = false): void {
     engine.consecutiveFailures++
     engine.lastError = error.message
-    if (engine.consecutiveFailures >= (this.options.failureThreshold ?? 2) && engine.state !== 'ERROR')
+    const threshold = this.options.failureThreshold ?? 2
+    if ((engine.state === 'READY' || engine.state === 'STARTING') && (immediately || engine.consecutiveFailures >= threshold))
       this.setState(engine, 'ERROR')
   }
 
-  private unavailable(model: string, op: Operation) {
-    const servedBy = this.engines.filter((e) => e.models.has(model))
+  private unavailable(model: string, op: Operation): ApiError {
+    const engines = this.all
+    const servedBy = engines.filter((e) => e.models.has(model))
     if (servedBy.length) {
       const states = servedBy.map((e) => `${e.id} is ${e.state}${e.lastError ? ` (${e.lastError})` : ''}`).join('; ')
       const wrongKind = servedBy.every((e) => !e.servesOperation(op))
       return noEngine(model, wrongKind ? `its engines are ${servedBy[0]!.kind} engines and do not serve ${op}` : states)
     }
-    if (this.engines.length === 0) return noEngine(model, 'no engine is configured (use --engine URL or --mock)')
-    const unknown = this.engines.filter((e) => e.state !== 'READY')
+    if (engines.length === 0) return noEngine(model, 'no engine is configured (use --engine URL or --mock)')
+    const unknown = engines.filter((e) => e.state !== 'READY')
     if (unknown.length)
       return noEngine(model, `it is not listed by any reachable engine, and ${unknown.length} engine(s) are unreachable: ${unknown.map((e) => `${e.id} (${e.lastError ?? e.state})`).join(', ')}`)
     return modelNotFound(model)
   }
 
-  private async discover(engine: Engine): Promise<void> {
-    // A check slower than the interval must not pile up behind itself.
-    if (engine.state === 'DRAINING' || engine.state === 'STOPPED' || this.checking.has(engine)) return
-    this.checking.add(engine)
-    const timeout = AbortSignal.timeout(this.options.timeoutMs)
+  private async runCheck(engine: Engine): Promise<void> {
     try {
-      const res = await engine.fetch(`${engine.baseUrl}/models`, {
-        headers: engine.apiKey ? { authorization: `Bearer ${engine.apiKey}` } : {},
-        signal: timeout,
-      })
-      if (!res.ok) throw new EngineError('http', `GET /models answered HTTP ${res.status}`, res.status)
-      const body = (await res.json()) as { data?: unknown }
-      if (!Array.isArray(body.data)) throw new EngineError('protocol', 'GET /models did not return a model list')
-      const models = new Map<string, ModelCard>()
-      for (const m of body.data as Partial<ModelCard>[]) {
-        if (typeof m?.id !== 'string') continue
-        models.set(m.id, { ...m, id: m.id, object: 'model', created: m.created ?? Math.floor(engine.createdAt.getTime() / 1000), owned_by: m.owned_by ?? 'sagellm' })
-      }
+      const models = await checkEngine(engine, this.options.timeoutMs)
+      if (engine.state === 'DRAINING' || engine.state === 'STOPPED') return
       const changed = !sameKeys(engine.models, models)
       engine.models = models
       engine.lastError = null
@@ -197,25 +232,29 @@ export class EngineRegistry {
         this.options.log.info('engine models discovered', { engine_id: engine.id, url: engine.baseUrl, models: [...models.keys()] })
       }
     } catch (e) {
-      const err = describeFailure(e, { signal: timeout, clientSignal: new AbortController().signal })
-      this.recordFailure(engine, err)
-      this.options.log.debug('engine discovery failed', { engine_id: engine.id, url: engine.baseUrl, error: err.message })
-    } finally {
-      this.checking.delete(engine)
+      if (engine.state === 'DRAINING' || engine.state === 'STOPPED') return
+      this.recordFailure(engine, e as Error)
+      this.options.log.debug('engine health check failed', { engine_id: engine.id, url: engine.baseUrl, error: (e as Error).message })
     }
   }
 
   private setState(engine: Engine, state: EngineState): void {
     const from = engine.state
+    if (from === state) return
     engine.state = state
     this.rebuildIndex()
     const level = state === 'ERROR' ? 'warning' : 'info'
-    this.options.log[level]('engine state changed', { engine_id: engine.id, url: engine.baseUrl, from, to: state, error: engine.lastError ?? undefined })
+    this.options.log[level]('engine state changed', { engine_id: engine.id, url: engine.baseUrl, from, to: state, error: state === 'ERROR' ? (engine.lastError ?? undefined) : undefined })
+    if (state === 'READY') this.announce(engine)
+    if (state === 'STOPPED') {
+      for (const resolve of this.stopWaiters.get(engine) ?? []) resolve()
+      this.stopWaiters.delete(engine)
+    }
   }
 
   private rebuildIndex(): void {
     const index = new Map<string, Engine[]>()
-    for (const engine of this.engines) {
+    for (const engine of this.engines.values()) {
       if (engine.state !== 'READY') continue
       for (const model of engine.models.keys()) {
         const list = index.get(model)
@@ -225,6 +264,10 @@ export class EngineRegistry {
     }
     this.index = index
   }
+}
+
+function conflict(message: string): ApiError {
+  return new ApiError(409, message, 'invalid_request_error', ERROR_CODES.conflict, 'engine_id')
 }
 
 function sameKeys(a: Map<string, unknown>, b: Map<string, unknown>): boolean {

@@ -2,7 +2,7 @@
 import type { Config } from '../config'
 import type { EngineFetch } from '../engines/engine-client'
 import { createMockEngine } from '../engines/mock-engine'
-import type { EngineSpec } from './engine-registry'
+import type { EngineSpec } from './engine'
 
 /** The mock engine's base URL: never resolved or connected to, it only names the in-process engine. */
 export const MOCK_BASE_URL = 'http://mock.sagellm.internal/v1'
@@ -18,7 +18,7 @@ export function engineSpecsFromConfig(config: Config, networkFetch: EngineFetch 
   }
   if (config.mock.enabled) {
     const mock = createMockEngine({ models: config.mock.models, chunkDelayMs: config.mock.chunkDelayMs })
-    specs.push({ id: uniqueId('mock'), baseUrl: MOCK_BASE_URL, kind: 'llm', fetch: (url, init) => mock.handle(new Request(url, init)) })
+    specs.push({ id: uniqueId('mock'), baseUrl: MOCK_BASE_URL, kind: 'llm', source: 'mock', fetch: (url, init) => mock.handle(new Request(url, init)) })
   }
   for (const engine of config.engines) {
     specs.push({
@@ -27,6 +27,10 @@ export function engineSpecsFromConfig(config: Config, networkFetch: EngineFetch 
       kind: engine.engineKind,
       apiKey: engine.apiKey,
       modelId: engine.modelId,
+      weight: engine.weight,
+      maxConcurrency: engine.maxConcurrency,
+      api: engine.api,
+      source: 'config',
       fetch: networkFetch,
     })
   }

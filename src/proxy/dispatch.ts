@@ -1,8 +1,12 @@
-// Sends one client request to an engine and shapes the engine's answer for the client. Engines that
-// cannot be reached, answer 5xx, or time out before anything reached the client are left for the next
-// engine serving the model; an engine's 4xx goes back to the client with the engine's own message.
-import { EnginePicker } from '../control-plane/pick-engine'
-import type { Engine, EngineRegistry, Operation } from '../control-plane/engine-registry'
+// Sends one client request to an engine and shapes the engine's answer for the client. An attempt
+// that fails before anything reached the client (connection refused, 5xx, timeout before the first
+// byte) is retried, up to retries.max times: at once on an engine not tried yet, and with exponential
+// backoff when every engine serving the model has been tried. An engine's 4xx goes back to the
+// client with the engine's own message and is never retried.
+import type { Engine, Operation } from '../control-plane/engine'
+import type { EngineRegistry } from '../control-plane/engine-registry'
+import type { RouteHints } from '../control-plane/route-hints'
+import type { RouteRequest, Router } from '../control-plane/router'
 import { ClientGone, describeFailure, EngineError, engineMessage, postToEngine } from '../engines/engine-client'
 import { ApiError, deadlineExceeded, enginesFailed, noEngine } from '../errors'
 import type { Logger } from '../telemetry/logger'
@@ -25,83 +29,66 @@ export interface DispatchRequest {
   /** The validated client body; fields the gateway does not read go to the engine untouched. */
   readonly body: Record<string, unknown> & { model: string; stream?: unknown }
   readonly requestId: string
+  readonly hints: RouteHints
   /** Aborted when the client disconnects. */
   readonly signal: AbortSignal
 }
 
+export interface RetryPolicy {
+  readonly max: number
+  readonly backoffBaseMs: number
+  readonly backoffMaxMs: number
+}
+
 export interface DispatcherDeps {
   readonly registry: EngineRegistry
+  readonly router: Router
   readonly requestTimeoutMs: number
+  readonly retries: RetryPolicy
   readonly inflight: InflightTracker
   readonly log: Logger
 }
 
-export class Dispatcher {
-  private readonly picker = new EnginePicker()
+interface Failure {
+  readonly kind: EngineError['kind']
+  readonly text: string
+}
 
+export class Dispatcher {
   constructor(private readonly deps: DispatcherDeps) {}
 
   async dispatch(request: DispatchRequest): Promise<Response> {
-    const { registry, inflight } = this.deps
+    const { router, retries, inflight } = this.deps
     const model = request.body.model
     const stream = request.operation !== 'embeddings' && request.body.stream === true
-    const upstream = toUpstreamBody(request.body, stream)
-    let candidates = await registry.resolve(model, request.operation)
+    const route: RouteRequest = { ...request.hints, model, operation: request.operation, signal: request.signal }
+    // Retries never start after the client's deadline, or the request timeout when it set none.
+    const retryUntil = request.hints.deadlineAt ?? Date.now() + this.deps.requestTimeoutMs
     const tried = new Set<Engine>()
-    const failures: { kind: EngineError['kind']; text: string }[] = []
-    const headers = { 'x-request-id': request.requestId }
+    const failures: Failure[] = []
     inflight.begin()
     let handedOver = false
     try {
-      for (;;) {
-        const engine = this.picker.pickEngine(candidates, request.body, tried)
+      let backoffs = 0
+      for (let attempt = 0; attempt <= retries.max; attempt++) {
+        let engine = await router.acquire(route, tried, attempt > 0)
+        if (!engine && tried.size > 0) {
+          // Every engine serving the model failed once: wait, then give them another chance.
+          const wait = Math.min(retries.backoffBaseMs * 2 ** backoffs++, retries.backoffMaxMs)
+          if (Date.now() + wait >= retryUntil || !router.hasCandidates(route)) break
+          await sleepUnlessAborted(wait, request.signal)
+          tried.clear()
+          engine = await router.acquire(route, tried, true)
+        }
         if (!engine) break
         tried.add(engine)
-        engine.activeRequests++
-        const deadline = new Deadline(this.deps.requestTimeoutMs)
-        const call = { signal: AbortSignal.any([request.signal, deadline.signal, inflight.shutdownSignal]), clientSignal: request.signal, headers }
-        let streaming = false
-        try {
-          const response = await postToEngine(engine, ENGINE_PATHS[request.operation], upstream.text, call)
-          if (!stream) {
-            const text = await response.text().catch((e) => Promise.reject(describeFailure(e, call)))
-            registry.recordSuccess(engine)
-            return new Response(text, { status: 200, headers: JSON_HEADERS })
-          }
-          if (!response.headers.get('content-type')?.includes('text/event-stream')) {
-            await response.body?.cancel().catch(() => {})
-            throw new EngineError('protocol', `answered a stream request with ${response.headers.get('content-type') ?? 'no content type'} instead of text/event-stream`)
-          }
-          const body = await openStreamRelay(response, {
-            engineId: engine.id,
-            clientWantsUsage: upstream.clientWantsUsage,
-            deadline,
-            ...call,
-            onEnd: (outcome) => {
-              engine.activeRequests--
-              inflight.end()
-              if (outcome.ok) registry.recordSuccess(engine)
-              else if (outcome.error instanceof EngineError && outcome.error.retryable) registry.recordFailure(engine, outcome.error)
-            },
-          })
-          streaming = true
-          handedOver = true
-          return new Response(body, { status: 200, headers: SSE_HEADERS })
-        } catch (e) {
-          const error = describeFailure(e, call)
-          if (error instanceof ClientGone) throw error
-          const engineError = error as EngineError
-          if (!engineError.retryable) throw engineRejected(engineError)
-          registry.recordFailure(engine, engineError)
-          failures.push({ kind: engineError.kind, text: `${engine.id}: ${engineError.message}` })
-          this.deps.log.warning('engine attempt failed', { request_id: request.requestId, engine_id: engine.id, model, error: engineError.message })
-        } finally {
-          if (!streaming) {
-            engine.activeRequests--
-            deadline.clear()
-          }
+        const result = await this.attempt(engine, request, route, stream)
+        if (result instanceof Response) {
+          // A stream's relay ends the in-flight count when the stream ends.
+          handedOver = stream
+          return result
         }
-        candidates = registry.candidates(model, request.operation)
+        failures.push(result)
       }
     } finally {
       if (!handedOver) inflight.end()
@@ -111,6 +98,83 @@ export class Dispatcher {
     if (failures.every((f) => f.kind === 'timeout')) throw deadlineExceeded(model, detail)
     throw enginesFailed(model, detail)
   }
+
+  /** One attempt on one engine whose slot is held: the client's Response, or why the engine failed. */
+  private async attempt(engine: Engine, request: DispatchRequest, route: RouteRequest, stream: boolean): Promise<Response | Failure> {
+    const { registry, router, inflight } = this.deps
+    const upstream = toUpstreamBody(request.body, stream)
+    const deadline = new Deadline(this.deps.requestTimeoutMs)
+    const call = {
+      signal: AbortSignal.any([request.signal, deadline.signal, inflight.shutdownSignal]),
+      clientSignal: request.signal,
+      headers: { 'x-request-id': request.requestId },
+    }
+    let streaming = false
+    let connected = false
+    try {
+      const response = await postToEngine(engine, ENGINE_PATHS[request.operation], upstream.text, call)
+      connected = true
+      if (!stream) {
+        const text = await response.text().catch((e) => Promise.reject(describeFailure(e, call)))
+        registry.recordSuccess(engine)
+        return new Response(text, { status: 200, headers: JSON_HEADERS })
+      }
+      if (!response.headers.get('content-type')?.includes('text/event-stream')) {
+        await response.body?.cancel().catch(() => {})
+        throw new EngineError('protocol', `answered a stream request with ${response.headers.get('content-type') ?? 'no content type'} instead of text/event-stream`)
+      }
+      const body = await openStreamRelay(response, {
+        engineId: engine.id,
+        clientWantsUsage: upstream.clientWantsUsage,
+        deadline,
+        ...call,
+        onEnd: (outcome) => {
+          if (outcome.ok) registry.recordSuccess(engine)
+          else if (outcome.error instanceof EngineError && outcome.error.retryable) registry.recordRequestFailure(engine, outcome.error)
+          else engine.breaker.onAbandon()
+          router.release(engine)
+          inflight.end()
+        },
+      })
+      streaming = true
+      return new Response(body, { status: 200, headers: SSE_HEADERS })
+    } catch (e) {
+      const error = describeFailure(e, call)
+      if (error instanceof ClientGone) {
+        engine.breaker.onAbandon()
+        throw error
+      }
+      const engineError = error as EngineError
+      if (!engineError.retryable) {
+        // The engine answered: it is alive, the request was at fault.
+        registry.recordSuccess(engine)
+        throw engineRejected(engineError)
+      }
+      registry.recordRequestFailure(engine, engineError, { unreachable: engineError.kind === 'connect' && !connected })
+      this.deps.log.warning('engine attempt failed', { request_id: request.requestId, engine_id: engine.id, model: route.model, error: engineError.message })
+      return { kind: engineError.kind, text: `${engine.id}: ${engineError.message}` }
+    } finally {
+      if (!streaming) {
+        deadline.clear()
+        router.release(engine)
+      }
+    }
+  }
+}
+
+function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(new ClientGone())
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer)
+      reject(new ClientGone())
+    }
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
 }
 
 /** An engine's 4xx, as the client should see it: the engine's status and message, OpenAI's envelope. */

@@ -1,11 +1,13 @@
 // Starts the gateway in-process on 127.0.0.1 (random port) from command-line style arguments, the
 // same path main.ts takes minus signals, and gives tests its URL and an official OpenAI client.
 import OpenAI from 'openai'
-import { createApp } from '../../src/app'
 import { loadConfig, type Config } from '../../src/config'
-import { EngineRegistry } from '../../src/control-plane/engine-registry'
-import { engineSpecsFromConfig } from '../../src/control-plane/engine-specs'
-import { InflightTracker } from '../../src/proxy/inflight'
+import type { EngineRegistry } from '../../src/control-plane/engine-registry'
+import type { Router } from '../../src/control-plane/router'
+import { migrate } from '../../src/db/migrate'
+import { openDatabase } from '../../src/db/open'
+import { assembleGateway } from '../../src/gateway'
+import type { InflightTracker } from '../../src/proxy/inflight'
 import { silentLogger, type Logger } from '../../src/telemetry/logger'
 
 export interface TestGateway {
@@ -13,6 +15,7 @@ export interface TestGateway {
   readonly url: string
   readonly config: Config
   readonly registry: EngineRegistry
+  readonly router: Router
   readonly inflight: InflightTracker
   /** An official OpenAI SDK client pointed at the gateway, without SDK-side retries. */
   openai(options?: ConstructorParameters<typeof OpenAI>[0]): OpenAI
@@ -25,22 +28,24 @@ export async function startGateway(argv: string[] = [], { log = silentLogger, en
   const cli = loadConfig({ argv: ['--db', ':memory:', ...argv], env })
   if (cli.action !== 'run') throw new Error('startGateway: arguments asked for help/version')
   const { config } = cli
-  const registry = new EngineRegistry(engineSpecsFromConfig(config), { intervalMs: config.health.intervalMs, timeoutMs: config.health.timeoutMs, log })
+  const db = openDatabase(config.dbPath)
+  migrate(db)
+  const { app, registry, router, inflight } = assembleGateway({ config, db, log })
   await registry.start()
-  const inflight = new InflightTracker()
-  const app = createApp({ config, registry, log, inflight })
   app.listen({ hostname: '127.0.0.1', port: 0 })
   const url = `http://127.0.0.1:${app.server!.port}`
   return {
     url,
     config,
     registry,
+    router,
     inflight,
     openai: (options) => new OpenAI({ baseURL: `${url}/v1`, apiKey: 'sk-test', maxRetries: 0, ...options }),
     fetch: (path, init) => fetch(url + path, init),
     async stop() {
       registry.stop()
       await app.stop(true)
+      db.close()
     },
   }
 }

@@ -1,7 +1,8 @@
 // OpenAI inference routes: validate the fields the gateway reads, then hand the request to the
 // dispatcher, which picks the engine and shapes the answer (JSON or an SSE stream).
 import { Elysia } from 'elysia'
-import type { Operation } from '../../control-plane/engine-registry'
+import type { Operation } from '../../control-plane/engine'
+import { routeHintsOf } from '../../control-plane/route-hints'
 import type { Dispatcher } from '../../proxy/dispatch'
 import { openAIModels } from '../../schemas/openai'
 import { requestIdOf } from '../request-context'
@@ -12,7 +13,8 @@ export function openAIInferenceRoutes(dispatcher: Dispatcher) {
     ({ body, request, set, server }: { body: Record<string, unknown> & { model: string }; request: Request; set: { headers: Record<string, unknown> }; server: { timeout(request: Request, seconds: number): void } | null }) => {
       // Generation can take longer than Bun's idle timeout; the dispatcher's deadline bounds it instead.
       server?.timeout(request, 0)
-      return dispatcher.dispatch({ operation, body, requestId: requestIdOf(set), signal: request.signal })
+      const hints = routeHintsOf(body, request.headers)
+      return dispatcher.dispatch({ operation, body, requestId: requestIdOf(set), hints, signal: request.signal })
     }
   return new Elysia({ name: 'openai-inference' })
     .model(openAIModels)
