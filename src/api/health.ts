@@ -21,6 +21,7 @@ export const ENDPOINTS = {
   chat_completions: '/v1/chat/completions',
   completions: '/v1/completions',
   embeddings: '/v1/embeddings',
+  management: '/v1/management',
   docs: '/swagger',
   openapi: '/swagger/json',
 } as const

@@ -26,8 +26,10 @@ const RECHECK_AFTER_PASSIVE_FAILURE_MS = 1000
 
 export class EngineRegistry {
   private readonly engines = new Map<string, Engine>()
-  /** READY engines per model, rebuilt whenever a state or model list changes. */
+  /** READY engines per model, rebuilt whenever a state or model list changes ... */
   private index = new Map<string, Engine[]>()
+  /** ... and those of them able to serve each operation, so routing never filters by kind. */
+  private byOperation: Record<Operation, Map<string, Engine[]>> = { chat: new Map(), completions: new Map(), embeddings: new Map() }
   private readonly checking = new Map<Engine, Promise<void>>()
   private readonly rechecks = new Map<Engine, ReturnType<typeof setTimeout>>()
   private readonly listeners = new Set<(engine: Engine) => void>()
@@ -118,9 +120,7 @@ export class EngineRegistry {
   }
 
   candidates(model: string, op: Operation): readonly Engine[] {
-    const list = this.index.get(model)
-    if (!list) return []
-    return op === 'embeddings' ? list : list.filter((e) => e.servesOperation(op))
+    return this.byOperation[op].get(model) ?? NONE
   }
 
   /** One card per model id served by a READY engine; the first engine's card wins. */
@@ -210,7 +210,7 @@ export class EngineRegistry {
     if (servedBy.length) {
       const states = servedBy.map((e) => `${e.id} is ${e.state}${e.lastError ? ` (${e.lastError})` : ''}`).join('; ')
       const wrongKind = servedBy.every((e) => !e.servesOperation(op))
-      return noEngine(model, wrongKind ? `its engines are ${servedBy[0]!.kind} engines and do not serve ${op}` : states)
+      return noEngine(model, wrongKind ? `it is served only by ${servedBy.map((e) => `${e.id} (${e.role})`).join(', ')}, which do not serve ${op}` : states)
     }
     if (engines.length === 0) return noEngine(model, 'no engine is configured (use --engine URL or --mock)')
     const unknown = engines.filter((e) => e.state !== 'READY')
@@ -254,20 +254,30 @@ export class EngineRegistry {
 
   private rebuildIndex(): void {
     const index = new Map<string, Engine[]>()
+    const byOperation: Record<Operation, Map<string, Engine[]>> = { chat: new Map(), completions: new Map(), embeddings: new Map() }
     for (const engine of this.engines.values()) {
       if (engine.state !== 'READY') continue
       for (const model of engine.models.keys()) {
-        const list = index.get(model)
-        if (list) list.push(engine)
-        else index.set(model, [engine])
+        append(index, model, engine)
+        for (const op of OPERATIONS) if (engine.servesOperation(op)) append(byOperation[op], model, engine)
       }
     }
     this.index = index
+    this.byOperation = byOperation
   }
 }
 
 function conflict(message: string): ApiError {
   return new ApiError(409, message, 'invalid_request_error', ERROR_CODES.conflict, 'engine_id')
+}
+
+const NONE: readonly Engine[] = []
+const OPERATIONS: readonly Operation[] = ['chat', 'completions', 'embeddings']
+
+function append(index: Map<string, Engine[]>, model: string, engine: Engine): void {
+  const list = index.get(model)
+  if (list) list.push(engine)
+  else index.set(model, [engine])
 }
 
 function sameKeys(a: Map<string, unknown>, b: Map<string, unknown>): boolean {

@@ -91,8 +91,15 @@ export class Engine implements EngineEndpoint, Routable {
     return `${this.baseUrl.replace(/\/v1$/, '')}/health`
   }
 
+  /** Embedding engines serve only embeddings; engines speaking the Anthropic API natively serve none of the OpenAI operations. */
   servesOperation(op: Operation): boolean {
+    if (this.api !== 'openai') return false
     return this.kind !== 'embedding' || op === 'embeddings'
+  }
+
+  /** What it is, in words for an error message: "embedding engine", "anthropic-API engine". */
+  get role(): string {
+    return this.api !== 'openai' ? `${this.api}-API engine` : `${this.kind} engine`
   }
 
   hasCapacity(): boolean {

@@ -58,7 +58,7 @@ function parseDeadline(value: string | null, now: number): number | undefined {
  * The text an engine's prefix cache sees first: the chat messages in order (role and content), or the
  * prompt, or the embedding input. Only the start matters, so it stops once it has `limit` characters.
  */
-export function promptText(body: Record<string, unknown>, limit = 4096): string {
+export function promptText(body: Record<string, unknown>, limit = 65_536): string {
   let text = ''
   const add = (part: unknown) => {
     if (text.length >= limit) return
