@@ -1,13 +1,14 @@
 // The management API (`/v1/management`): see and steer the fleet. Reads are open; calls that change
 // the fleet need `Authorization: Bearer <admin key>`, or, with no admin key configured, a loopback client.
 import { timingSafeEqual } from 'node:crypto'
+import type { TObject } from '@sinclair/typebox'
 import { Elysia } from 'elysia'
 import { ConfigError, normaliseEngineUrl } from '../config-values'
 import type { EngineAdmin } from '../control-plane/engine-admin'
 import type { EngineRegistry } from '../control-plane/engine-registry'
 import type { Router } from '../control-plane/router'
 import { ApiError, ERROR_CODES, invalidRequest } from '../errors'
-import { managementModels, type RegisterEngine } from '../schemas/management'
+import { managementModels, PatchEngineBody, RegisterEngineBody, type RegisterEngine } from '../schemas/management'
 
 export interface ManagementDeps {
   readonly registry: EngineRegistry
@@ -57,7 +58,9 @@ export function managementRoutes({ registry, router, admin, adminKey, routing, s
       engines: engines.map((e) => ({ ...e.describe(), load: e.maxConcurrency ? e.activeRequests / e.maxConcurrency : null })),
     }
   }
-  const guarded = { beforeHandle: authorize }
+  // transform runs before validation: a caller without the key learns that first, not about its body.
+  const guarded = { transform: authorize }
+  const guardedBody = (schema: TObject) => ({ transform: [authorize, rejectUnknownFields(schema)] })
   return new Elysia({ name: 'management' })
     .model(managementModels)
     .get(PREFIX, () => ({
@@ -80,7 +83,7 @@ export function managementRoutes({ registry, router, admin, adminKey, routing, s
       const engine = await admin.register(registerInput(body))
       set.status = 201
       return engine.describe()
-    }, { ...guarded, body: 'management.register', detail: { tags: ['Management'], summary: 'Register an engine (checked at once, persisted; 409 on a duplicate id or URL)' } })
+    }, { ...guardedBody(RegisterEngineBody), body: 'management.register', detail: { tags: ['Management'], summary: 'Register an engine (checked at once, persisted; 409 on a duplicate id or URL)' } })
     .post(`${PREFIX}/engines/prune`, () => {
       const removed = admin.prune()
       return { removed, count: removed.length }
@@ -96,7 +99,7 @@ export function managementRoutes({ registry, router, admin, adminKey, routing, s
         state: body.state,
       })
       return engine.describe()
-    }, { ...guarded, body: 'management.patch', detail: { tags: ['Management'], summary: 'Change weight, max_concurrency, metadata, or state (DRAINING / READY)' } })
+    }, { ...guardedBody(PatchEngineBody), body: 'management.patch', detail: { tags: ['Management'], summary: 'Change weight, max_concurrency, metadata, or state (DRAINING / READY)' } })
     .delete(`${PREFIX}/engines/:engine_id`, ({ params, query }) => admin.remove(engineOr404(params.engine_id), parseDrain(query.drain)), {
       ...guarded,
       detail: { tags: ['Management'], summary: 'Remove an engine; ?drain=true (default) waits for its in-flight requests first' },
@@ -126,6 +129,19 @@ function registerInput(body: RegisterEngine) {
     maxConcurrency: body.max_concurrency ?? undefined,
     metadata: body.metadata ?? {},
   } as const
+}
+
+/**
+ * Elysia drops body fields a schema does not name before validating; on the management API a
+ * misspelt field (`wieght`) must be an error, not a change that silently did nothing.
+ */
+function rejectUnknownFields(schema: TObject) {
+  const known = Object.keys(schema.properties)
+  return ({ body }: { body: unknown }) => {
+    if (!body || typeof body !== 'object' || Array.isArray(body)) return
+    const unknown = Object.keys(body).find((key) => !known.includes(key))
+    if (unknown !== undefined) throw invalidRequest(`Unknown parameter: '${unknown}' (accepted: ${known.join(', ')})`, unknown)
+  }
 }
 
 function parseDrain(raw: string | undefined): boolean {

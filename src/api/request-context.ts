@@ -13,6 +13,8 @@ export function requestContext(maxBodyBytes: number) {
     })
     .onParse({ as: 'global' }, async ({ request, contentType }) => {
       if (contentType && !/json|text\/plain|x-www-form-urlencoded/i.test(contentType)) return
+      // A bodiless call (curl -X DELETE, POST .../prune) has no content type: there is nothing to parse.
+      if (!request.headers.get('content-type') && !request.body) return null
       return parseJsonBody(request, maxBodyBytes)
     })
     .as('global')

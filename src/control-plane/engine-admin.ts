@@ -76,13 +76,14 @@ export class EngineAdmin {
   }
 
   async update(engine: Engine, patch: EnginePatch): Promise<Engine> {
+    // Re-admission first: a PATCH answered 409 changes nothing else.
+    if (patch.state === 'READY') await this.readmit(engine)
     if (patch.weight !== undefined) engine.weight = patch.weight
     if (patch.maxConcurrency !== undefined) engine.maxConcurrency = patch.maxConcurrency ?? undefined
     if (patch.metadata !== undefined) engine.metadata = { ...engine.metadata, ...patch.metadata }
     if (engine.source === 'api')
       this.deps.repository.save(engine.id, { weight: engine.weight, max_concurrency: engine.maxConcurrency ?? null, metadata: engine.metadata })
     if (patch.state === 'DRAINING') this.deps.registry.setDraining(engine)
-    else if (patch.state === 'READY') await this.readmit(engine)
     // A raised weight or limit may let queued requests in.
     this.deps.registry.announce(engine)
     this.deps.log.info('engine updated', { engine_id: engine.id, weight: engine.weight, max_concurrency: engine.maxConcurrency, state: engine.state })
