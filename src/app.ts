@@ -3,10 +3,11 @@
 import { openapi } from '@elysiajs/openapi'
 import { Elysia } from 'elysia'
 import { errorHandler } from './api/error-handler'
-import { healthRoutes, type SessionStats } from './api/health'
+import { healthRoutes } from './api/health'
 import { openAIInferenceRoutes } from './api/openai/inference'
 import { openAIModelRoutes } from './api/openai/models'
 import { requestContext } from './api/request-context'
+import { sessionRoutes } from './api/sessions'
 import type { Config } from './config'
 import { managementRoutes } from './api/management'
 import type { EngineAdmin } from './control-plane/engine-admin'
@@ -14,6 +15,7 @@ import type { EngineRegistry } from './control-plane/engine-registry'
 import type { Router } from './control-plane/router'
 import { Dispatcher } from './proxy/dispatch'
 import type { InflightTracker } from './proxy/inflight'
+import type { SessionService } from './sessions/session-service'
 import type { Logger } from './telemetry/logger'
 import { VERSION } from './version'
 
@@ -24,11 +26,11 @@ export interface AppDeps {
   readonly admin: EngineAdmin
   readonly log: Logger
   readonly inflight: InflightTracker
-  readonly sessionStats?: () => SessionStats
+  readonly sessions: SessionService
 }
 
-export function createApp({ config, registry, router, admin, log, inflight, sessionStats }: AppDeps) {
-  const dispatcher = new Dispatcher({ registry, router, requestTimeoutMs: config.requestTimeoutMs, retries: config.retries, inflight, log })
+export function createApp({ config, registry, router, admin, sessions, log, inflight }: AppDeps) {
+  const dispatcher = new Dispatcher({ registry, router, requestTimeoutMs: config.requestTimeoutMs, retries: config.retries, inflight, log, sessions })
   return new Elysia({
     // Bun's own limit is only a backstop: the body parser enforces the configured one with a proper error.
     serve: { maxRequestBodySize: config.maxBodyBytes * 2 + 1024 * 1024 },
@@ -49,13 +51,15 @@ export function createApp({ config, registry, router, admin, log, inflight, sess
             { name: 'OpenAI', description: 'OpenAI-compatible inference API' },
             { name: 'Gateway', description: 'Service information and health' },
             { name: 'Management', description: 'Control plane: engine registry, routing and load' },
+            { name: 'Sessions', description: 'Server-side conversations stored in SQLite' },
           ],
         },
       }),
     )
-    .use(healthRoutes({ version: VERSION, registry, startedAt: new Date(), sessionStats: sessionStats ?? (() => ({ total_sessions: 0, total_messages: 0 })) }))
+    .use(healthRoutes({ version: VERSION, registry, startedAt: new Date(), sessionStats: () => sessions.stats() }))
     .use(openAIModelRoutes(registry))
     .use(openAIInferenceRoutes(dispatcher))
+    .use(sessionRoutes(sessions, config.sessions.ttlMinutes))
     .use(
       managementRoutes({
         registry,

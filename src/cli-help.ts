@@ -23,4 +23,7 @@ Usage: sagellm-gateway [options]
   -h, --help                  print this help and exit
 
 Single engine, as the original: ${ENV.engineHost}, ${ENV.enginePort}, ${ENV.engineModel}, ${ENV.engineId}.
+Sessions: idle sessions expire after ${ENV.sessionTtlMinutes} minutes (default ${DEFAULTS.sessionTtlMinutes}; 0 = never).
+Everything else (routing, scheduling, retries, circuit breaker, health, sessions) is set in the config
+file; see deploy/config.example.yaml.
 `

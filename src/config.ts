@@ -63,6 +63,8 @@ export interface Config {
   readonly scheduling: { readonly policy: SchedulingPolicy; readonly queueSize: number; readonly queueTimeoutMs: number }
   readonly retries: { readonly max: number; readonly backoffBaseMs: number; readonly backoffMaxMs: number }
   readonly circuitBreaker: { readonly failureThreshold: number; readonly cooldownMs: number }
+  /** Idle sessions older than ttlMinutes are swept (0: never); only the last maxHistoryMessages go to the engine. */
+  readonly sessions: { readonly ttlMinutes: number; readonly maxHistoryMessages: number }
   /** Bearer key for the management API's mutating calls; without one, only loopback clients may mutate. */
   readonly adminKey?: string
 }
@@ -95,6 +97,8 @@ export const DEFAULTS = {
   backoffMaxMs: 10_000,
   breakerFailureThreshold: 3,
   breakerCooldownSeconds: 10,
+  sessionTtlMinutes: 1440,
+  maxHistoryMessages: 100,
 } as const
 
 /** Environment variables read by the gateway (documented in README's table). */
@@ -111,6 +115,7 @@ export const ENV = {
   engineModel: 'SAGELLM_ENGINE_MODEL',
   engineId: 'SAGELLM_ENGINE_ID',
   adminKey: 'SAGELLM_GATEWAY_ADMIN_KEY',
+  sessionTtlMinutes: 'SAGELLM_GATEWAY_SESSION_TTL_MINUTES',
 } as const
 
 const FLAGS = {
@@ -228,6 +233,13 @@ export function loadConfig({ argv, env, readFile = readTextFile }: ConfigSources
     circuitBreaker: {
       failureThreshold: file.circuit_breaker?.failure_threshold ?? DEFAULTS.breakerFailureThreshold,
       cooldownMs: 1000 * (file.circuit_breaker?.cooldown_seconds ?? DEFAULTS.breakerCooldownSeconds),
+    },
+    sessions: {
+      ttlMinutes:
+        parseNumber(env[ENV.sessionTtlMinutes], ENV.sessionTtlMinutes, { min: 0, max: 1e9 }) ??
+        file.sessions?.ttl_minutes ??
+        DEFAULTS.sessionTtlMinutes,
+      maxHistoryMessages: file.sessions?.max_history_messages ?? DEFAULTS.maxHistoryMessages,
     },
     adminKey: adminKey(nonEmptyFlag(flags['admin-key'], '--admin-key') ?? nonEmpty(env[ENV.adminKey]) ?? file.admin_key),
   }

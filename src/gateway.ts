@@ -1,6 +1,6 @@
 // Assembles a gateway from its configuration and database: engine registry (config engines plus
-// those registered through the API before), router, engine admin and the HTTP app. main.ts and the
-// tests build it the same way; neither listening nor health checks start here.
+// those registered through the API before), router, engine admin, sessions and the HTTP app. main.ts
+// and the tests build it the same way; neither listening, health checks nor the session sweep start here.
 import type { Database } from 'bun:sqlite'
 import { createApp } from './app'
 import type { Config } from './config'
@@ -11,6 +11,8 @@ import { Router } from './control-plane/router'
 import { EngineRepository } from './db/engine-repository'
 import type { EngineFetch } from './engines/engine-client'
 import { InflightTracker } from './proxy/inflight'
+import { SessionRepository } from './sessions/session-repository'
+import { SessionService } from './sessions/session-service'
 import type { Logger } from './telemetry/logger'
 
 export interface GatewayDeps {
@@ -32,9 +34,10 @@ export function assembleGateway({ config, db, log, engineFetch = fetch }: Gatewa
   const admin = new EngineAdmin({ registry, repository: new EngineRepository(db), fetch: engineFetch, drainTimeoutMs: config.drainTimeoutMs, log })
   admin.restore()
   const router = new Router(registry, { routing: config.routing, scheduling: config.scheduling, breakerCooldownMs: config.circuitBreaker.cooldownMs })
+  const sessions = new SessionService(new SessionRepository(db), { ...config.sessions, log })
   const inflight = new InflightTracker()
-  const app = createApp({ config, registry, router, admin, log, inflight })
-  return { app, registry, router, admin, inflight }
+  const app = createApp({ config, registry, router, admin, sessions, log, inflight })
+  return { app, registry, router, admin, sessions, inflight }
 }
 
 export type Gateway = ReturnType<typeof assembleGateway>

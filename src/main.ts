@@ -41,8 +41,9 @@ try {
   fail(`cannot open database ${config.dbPath}: ${(e as Error).message}`)
 }
 
-const { app, registry, inflight } = assembleGateway({ config, db, log })
+const { app, registry, sessions, inflight } = assembleGateway({ config, db, log })
 void registry.start()
+sessions.startSweeper()
 if (registry.all.length === 0)
   log.warning('no engine configured: every inference request will fail with 503 (use --engine URL or --mock)')
 
@@ -73,6 +74,7 @@ async function shutdown(signal: string) {
     await app.server?.stop(true)
   }
   registry.stop()
+  sessions.stop()
   db.close()
   log.info('stopped', { drained })
   process.exit(0)

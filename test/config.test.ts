@@ -54,6 +54,7 @@ describe('defaults', () => {
       scheduling: { policy: 'fifo', queueSize: 1024, queueTimeoutMs: 30_000 },
       retries: { max: 2, backoffBaseMs: 500, backoffMaxMs: 10_000 },
       circuitBreaker: { failureThreshold: 3, cooldownMs: 10_000 },
+      sessions: { ttlMinutes: 1440, maxHistoryMessages: 100 },
       adminKey: undefined,
     })
   })

@@ -2,11 +2,8 @@
 // Health stays "healthy" with zero engines: it reports the gateway, not the fleet.
 import { Elysia } from 'elysia'
 import type { EngineRegistry } from '../control-plane/engine-registry'
+import type { SessionStats } from '../sessions/session-repository'
 
-export interface SessionStats {
-  total_sessions: number
-  total_messages: number
-}
 
 export interface HealthDeps {
   readonly version: string
@@ -22,6 +19,7 @@ export const ENDPOINTS = {
   completions: '/v1/completions',
   embeddings: '/v1/embeddings',
   management: '/v1/management',
+  sessions: '/sessions',
   docs: '/swagger',
   openapi: '/swagger/json',
 } as const

@@ -5,6 +5,9 @@ import { invalidJson, invalidRequest, payloadTooLarge } from '../errors'
 
 const CLIENT_ID = /^[A-Za-z0-9._:\-]{1,128}$/
 
+/** Routes whose body may be any JSON value (an import may be a bare list); every other takes an object. */
+const ANY_JSON_PATHS = new Set(['/sessions/import'])
+
 export function requestContext(maxBodyBytes: number) {
   return new Elysia({ name: 'request-context' })
     .onRequest(({ request, set }) => {
@@ -15,12 +18,12 @@ export function requestContext(maxBodyBytes: number) {
       if (contentType && !/json|text\/plain|x-www-form-urlencoded/i.test(contentType)) return
       // A bodiless call (curl -X DELETE, POST .../prune) has no content type: there is nothing to parse.
       if (!request.headers.get('content-type') && !request.body) return null
-      return parseJsonBody(request, maxBodyBytes)
+      return parseJsonBody(request, maxBodyBytes, ANY_JSON_PATHS.has(new URL(request.url).pathname))
     })
     .as('global')
 }
 
-export async function parseJsonBody(request: Request, limit: number): Promise<unknown> {
+export async function parseJsonBody(request: Request, limit: number, anyJson = false): Promise<unknown> {
   const declared = Number(request.headers.get('content-length') ?? NaN)
   if (declared > limit) throw payloadTooLarge(limit)
   const text = Number.isFinite(declared) ? await request.text() : await readBounded(request, limit)
@@ -33,6 +36,7 @@ export async function parseJsonBody(request: Request, limit: number): Promise<un
     throw invalidJson((e as Error).message)
   }
   // Every JSON API of the gateway takes an object; say so rather than report its fields missing.
+  if (anyJson) return body
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     throw invalidRequest(`Request body must be a JSON object, not ${body === null ? 'null' : Array.isArray(body) ? 'an array' : typeof body}`)
   return body

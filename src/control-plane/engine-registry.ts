@@ -133,11 +133,19 @@ export class EngineRegistry {
     return cards
   }
 
-  /** A request or check succeeded. */
+  /** A request succeeded: the engine is healthy and its circuit breaker closes. */
   recordSuccess(engine: Engine): void {
+    engine.breaker.onSuccess()
+    this.markHealthy(engine)
+  }
+
+  /**
+   * The engine answered (a request or a health check). Only requests reach the circuit breaker: an
+   * engine whose /health passes while its inference fails must stay cut off for the cooldown.
+   */
+  private markHealthy(engine: Engine): void {
     engine.consecutiveFailures = 0
     engine.lastHeartbeat = new Date()
-    engine.breaker.onSuccess()
     if (engine.state === 'ERROR' || engine.state === 'STARTING') this.setState(engine, 'READY')
   }
 
@@ -226,7 +234,7 @@ export class EngineRegistry {
       const changed = !sameKeys(engine.models, models)
       engine.models = models
       engine.lastError = null
-      this.recordSuccess(engine)
+      this.markHealthy(engine)
       if (changed) {
         this.rebuildIndex()
         this.options.log.info('engine models discovered', { engine_id: engine.id, url: engine.baseUrl, models: [...models.keys()] })

@@ -1,17 +1,21 @@
-// What a request tells the router besides its model: the affinity key (session_id, else header
-// x-session-affinity, else the OpenAI `user` field), the prompt prefix (computed only if the locality
+// What a request tells the router besides its model: its session (body session_id, else header
+// x-session-id), the affinity key (the session, else header x-session-affinity, else the OpenAI
+// `user` field), the prompt prefix (computed only if the locality
 // strategy asks), the priority (header x-sagellm-priority, 0-4 or a name) and the deadline (header
 // x-sagellm-deadline-ms). Pure functions.
 import { invalidRequest } from '../errors'
 import { PRIORITY } from './admission-queue'
 
 export const ROUTE_HEADERS = {
+  session: 'x-session-id',
   affinity: 'x-session-affinity',
   priority: 'x-sagellm-priority',
   deadline: 'x-sagellm-deadline-ms',
 } as const
 
 export interface RouteHints {
+  /** The server-side session a chat turn belongs to. */
+  readonly sessionId?: string
   readonly affinityKey?: string
   readonly prefix: () => string
   readonly priority: number
@@ -23,16 +27,26 @@ export interface RouteHints {
 const EPOCH_MS_FLOOR = 1e12
 
 export function routeHintsOf(body: Record<string, unknown>, headers: Headers, now = Date.now()): RouteHints {
-  const sessionId = typeof body.session_id === 'string' && body.session_id ? body.session_id : undefined
+  const sessionId = (typeof body.session_id === 'string' && body.session_id ? body.session_id : undefined) ?? sessionHeader(headers)
   const header = headers.get(ROUTE_HEADERS.affinity) || undefined
   const user = typeof body.user === 'string' && body.user ? body.user : undefined
   let prefix: string | undefined
   return {
+    sessionId,
     affinityKey: sessionId ?? header ?? user,
     prefix: () => (prefix ??= promptText(body)),
     priority: parsePriority(headers.get(ROUTE_HEADERS.priority)),
     deadlineAt: parseDeadline(headers.get(ROUTE_HEADERS.deadline), now),
   }
+}
+
+const MAX_SESSION_ID = 256
+
+function sessionHeader(headers: Headers): string | undefined {
+  const value = headers.get(ROUTE_HEADERS.session)?.trim()
+  if (!value) return undefined
+  if (value.length > MAX_SESSION_ID) throw invalidRequest(`Header ${ROUTE_HEADERS.session} must be at most ${MAX_SESSION_ID} characters`, ROUTE_HEADERS.session)
+  return value
 }
 
 function parsePriority(value: string | null): number {

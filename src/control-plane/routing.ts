@@ -27,7 +27,7 @@ export interface RoutingStrategy {
 
 const load = (e: Routable) => e.activeRequests / (e.weight > 0 ? e.weight : 1)
 
-/** Fewest in-flight requests per unit of weight; ties broken round-robin. */
+/** Fewest in-flight requests per unit of weight; ties broken round-robin among the tied engines. */
 export class LoadBalanced implements RoutingStrategy {
   readonly name = 'load_balanced'
   private turn = 0
@@ -35,18 +35,22 @@ export class LoadBalanced implements RoutingStrategy {
   pick<E extends Routable>(candidates: readonly E[]): E | undefined {
     const n = candidates.length
     if (n <= 1) return candidates[0]
-    const start = this.turn++ % n
-    let best: E | undefined
-    let bestLoad = Infinity
+    let least = Infinity
+    let ties = 0
     for (let i = 0; i < n; i++) {
-      const e = candidates[(start + i) % n]!
-      const l = load(e)
-      if (l < bestLoad) {
-        best = e
-        bestLoad = l
-      }
+      const l = load(candidates[i]!)
+      if (l < least) {
+        least = l
+        ties = 1
+      } else if (l === least) ties++
     }
-    return best
+    // The k-th of the tied engines, k rotating: each tied engine gets its turn, whichever are busy.
+    let k = this.turn++ % ties
+    for (let i = 0; i < n; i++) {
+      const e = candidates[i]!
+      if (load(e) === least && k-- === 0) return e
+    }
+    return candidates[0]
   }
 }
 

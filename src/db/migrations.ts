@@ -2,6 +2,7 @@
 // so the compiled binary carries them; test/db/migrations.test.ts checks this list matches the folder.
 import m0001 from '../../migrations/0001_schema_version.sql' with { type: 'text' }
 import m0002 from '../../migrations/0002_engines.sql' with { type: 'text' }
+import m0003 from '../../migrations/0003_sessions.sql' with { type: 'text' }
 
 export interface Migration {
   readonly version: number
@@ -12,4 +13,5 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: '0001_schema_version', sql: m0001 },
   { version: 2, name: '0002_engines', sql: m0002 },
+  { version: 3, name: '0003_sessions', sql: m0003 },
 ]

@@ -9,6 +9,8 @@ import type { RouteHints } from '../control-plane/route-hints'
 import type { RouteRequest, Router } from '../control-plane/router'
 import { ClientGone, describeFailure, EngineError, engineMessage, postToEngine } from '../engines/engine-client'
 import { ApiError, deadlineExceeded, enginesFailed, noEngine } from '../errors'
+import type { SessionService } from '../sessions/session-service'
+import type { SessionTurn } from '../sessions/session-turn'
 import type { Logger } from '../telemetry/logger'
 import { Deadline } from './deadline'
 import type { InflightTracker } from './inflight'
@@ -47,6 +49,8 @@ export interface DispatcherDeps {
   readonly retries: RetryPolicy
   readonly inflight: InflightTracker
   readonly log: Logger
+  /** Chat turns with a session id go through it (history in, turn stored). */
+  readonly sessions?: SessionService
 }
 
 interface Failure {
@@ -58,6 +62,18 @@ export class Dispatcher {
   constructor(private readonly deps: DispatcherDeps) {}
 
   async dispatch(request: DispatchRequest): Promise<Response> {
+    const { sessionId } = request.hints
+    if (request.operation !== 'chat' || !sessionId || !this.deps.sessions) return this.route(request)
+    const turn = await this.deps.sessions.beginTurn(sessionId, request.body.messages as Record<string, unknown>[], request.signal)
+    try {
+      return await this.route({ ...request, body: { ...request.body, messages: turn.engineMessages } }, turn)
+    } catch (e) {
+      turn.abandon()
+      throw e
+    }
+  }
+
+  private async route(request: DispatchRequest, turn?: SessionTurn): Promise<Response> {
     const { router, retries, inflight } = this.deps
     const model = request.body.model
     const stream = request.operation !== 'embeddings' && request.body.stream === true
@@ -82,7 +98,7 @@ export class Dispatcher {
         }
         if (!engine) break
         tried.add(engine)
-        const result = await this.attempt(engine, request, route, stream)
+        const result = await this.attempt(engine, request, route, stream, turn)
         if (result instanceof Response) {
           // A stream's relay ends the in-flight count when the stream ends.
           handedOver = stream
@@ -100,7 +116,7 @@ export class Dispatcher {
   }
 
   /** One attempt on one engine whose slot is held: the client's Response, or why the engine failed. */
-  private async attempt(engine: Engine, request: DispatchRequest, route: RouteRequest, stream: boolean): Promise<Response | Failure> {
+  private async attempt(engine: Engine, request: DispatchRequest, route: RouteRequest, stream: boolean, turn?: SessionTurn): Promise<Response | Failure> {
     const { registry, router, inflight } = this.deps
     const upstream = toUpstreamBody(request.body, stream)
     const deadline = new Deadline(this.deps.requestTimeoutMs)
@@ -117,6 +133,7 @@ export class Dispatcher {
       if (!stream) {
         const text = await response.text().catch((e) => Promise.reject(describeFailure(e, call)))
         registry.recordSuccess(engine)
+        turn?.completeFromBody(text, engine.id, request.requestId)
         return new Response(text, { status: 200, headers: JSON_HEADERS })
       }
       if (!response.headers.get('content-type')?.includes('text/event-stream')) {
@@ -128,7 +145,13 @@ export class Dispatcher {
         clientWantsUsage: upstream.clientWantsUsage,
         deadline,
         ...call,
+        onData: turn ? (data) => turn.observe(data) : undefined,
         onEnd: (outcome) => {
+          try {
+            turn?.endStream(outcome, engine.id, request.requestId)
+          } catch (e) {
+            this.deps.log.error('session turn not stored', { request_id: request.requestId, session_id: turn?.sessionId, error: (e as Error).message })
+          }
           if (outcome.ok) registry.recordSuccess(engine)
           else if (outcome.error instanceof EngineError && outcome.error.retryable) registry.recordRequestFailure(engine, outcome.error)
           else engine.breaker.onAbandon()
@@ -139,6 +162,8 @@ export class Dispatcher {
       streaming = true
       return new Response(body, { status: 200, headers: SSE_HEADERS })
     } catch (e) {
+      // The gateway's own failure (a session turn that could not be stored), not the engine's.
+      if (e instanceof ApiError) throw e
       const error = describeFailure(e, call)
       if (error instanceof ClientGone) {
         engine.breaker.onAbandon()

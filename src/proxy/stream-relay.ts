@@ -24,8 +24,10 @@ export interface RelayOptions {
   /** The client's signal plus the deadline's: aborts the engine request. */
   readonly signal: AbortSignal
   readonly clientSignal: AbortSignal
-  /** Called exactly once, when the relay is over for any reason. */
+  /** Called exactly once, when the relay is over for any reason, before the client gets `[DONE]`. */
   readonly onEnd: (outcome: StreamOutcome) => void
+  /** Sees every `data:` payload from the engine but [DONE], as it passes. */
+  readonly onData?: (data: string) => void
 }
 
 type ReadResult = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']>>
@@ -53,8 +55,11 @@ export async function openStreamRelay(response: Response, options: RelayOptions)
       if (sawDone) break
       const data = sseData(event)
       if (data === '[DONE]') {
+        // Held back: finish() sends it once onEnd has run (a session turn is stored before [DONE]).
         sawDone = true
+        break
       } else if (data !== undefined) {
+        options.onData?.(data)
         if (!sawFinish && data.includes('finish_reason') && FINISHED.test(data)) sawFinish = true
         // The usage-only chunk has no choices; only it is parsed (every chunk may carry "usage":null).
         if (data.includes('"choices":[]') && data.includes('"usage"')) {
@@ -98,7 +103,7 @@ export async function openStreamRelay(response: Response, options: RelayOptions)
 
   // Before the first byte goes out: a failure here is the caller's to retry elsewhere.
   let pending = ''
-  while (!pending) {
+  while (!pending && !sawDone) {
     let result: ReadResult
     try {
       result = await readMore()
@@ -131,18 +136,14 @@ export async function openStreamRelay(response: Response, options: RelayOptions)
     } else {
       end({ ok: true, usage })
     }
-    if (!sawDone) tail += SSE_DONE
-    if (tail) controller.enqueue(encoder.encode(tail))
+    controller.enqueue(encoder.encode(tail + SSE_DONE))
     controller.close()
   }
 
   return new ReadableStream<Uint8Array>({
     start(controller) {
-      controller.enqueue(encoder.encode(pending))
-      if (sawDone) {
-        end({ ok: true, usage })
-        controller.close()
-      }
+      if (pending) controller.enqueue(encoder.encode(pending))
+      if (sawDone) finish(controller)
     },
     async pull(controller) {
       try {
@@ -155,11 +156,9 @@ export async function openStreamRelay(response: Response, options: RelayOptions)
             return finish(controller)
           }
           const out = filter(splitter.push(result.value))
-          if (out) {
-            controller.enqueue(encoder.encode(out))
-            if (sawDone) return finish(controller)
-            return
-          }
+          if (out) controller.enqueue(encoder.encode(out))
+          if (sawDone) return finish(controller)
+          if (out) return
         }
       } catch (e) {
         if (e instanceof ClientGone) {

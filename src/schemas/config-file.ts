@@ -94,6 +94,10 @@ export const ConfigFileSchema = Type.Object(
       failure_threshold: Type.Optional(Type.Integer({ minimum: 1 })),
       cooldown_seconds: Type.Optional(seconds({ exclusiveMinimum: 0 })),
     }),
+    sessions: section({
+      ttl_minutes: Type.Optional(Type.Number({ minimum: 0, maximum: 1e9, description: 'minutes >= 0 (0 = never expire)' })),
+      max_history_messages: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
+    }),
     admin_key: Type.Optional(Type.String({ minLength: 16, description: 'at least 16 characters' })),
   },
   { additionalProperties: false },

@@ -8,6 +8,7 @@ import { migrate } from '../../src/db/migrate'
 import { openDatabase } from '../../src/db/open'
 import { assembleGateway } from '../../src/gateway'
 import type { InflightTracker } from '../../src/proxy/inflight'
+import type { SessionService } from '../../src/sessions/session-service'
 import { silentLogger, type Logger } from '../../src/telemetry/logger'
 
 export interface TestGateway {
@@ -16,6 +17,7 @@ export interface TestGateway {
   readonly config: Config
   readonly registry: EngineRegistry
   readonly router: Router
+  readonly sessions: SessionService
   readonly inflight: InflightTracker
   /** An official OpenAI SDK client pointed at the gateway, without SDK-side retries. */
   openai(options?: ConstructorParameters<typeof OpenAI>[0]): OpenAI
@@ -30,7 +32,7 @@ export async function startGateway(argv: string[] = [], { log = silentLogger, en
   const { config } = cli
   const db = openDatabase(config.dbPath)
   migrate(db)
-  const { app, registry, router, inflight } = assembleGateway({ config, db, log })
+  const { app, registry, router, sessions, inflight } = assembleGateway({ config, db, log })
   await registry.start()
   app.listen({ hostname: '127.0.0.1', port: 0 })
   const url = `http://127.0.0.1:${app.server!.port}`
@@ -39,11 +41,13 @@ export async function startGateway(argv: string[] = [], { log = silentLogger, en
     config,
     registry,
     router,
+    sessions,
     inflight,
     openai: (options) => new OpenAI({ baseURL: `${url}/v1`, apiKey: 'sk-test', maxRetries: 0, ...options }),
     fetch: (path, init) => fetch(url + path, init),
     async stop() {
       registry.stop()
+      sessions.stop()
       await app.stop(true)
       db.close()
     },

@@ -1,0 +1,50 @@
+// The /sessions API: server-side conversations in the original gateway's shapes, plus paging,
+// message listing, export/import and cleanup. Validation and status codes only; the service does the work.
+import { Elysia } from 'elysia'
+import type { SessionService } from '../sessions/session-service'
+import { CleanupQuery, ImportBody, ImportQuery, PageQuery, sessionModels } from '../schemas/sessions'
+
+const tags = ['Sessions']
+
+export function sessionRoutes(sessions: SessionService, defaultTtlMinutes: number) {
+  return new Elysia({ name: 'sessions' })
+    .model(sessionModels)
+    .get('/sessions', ({ query }) => sessions.list(query.limit, query.cursor), {
+      query: PageQuery,
+      detail: { tags, summary: 'Sessions, most recently active first, with totals; page with limit and next_cursor' },
+    })
+    .post(
+      '/sessions',
+      ({ body, set }) => {
+        set.status = 201
+        return sessions.create(body ?? {})
+      },
+      { body: 'sessions.create', detail: { tags, summary: 'Create a session ({title?, session_id?, metadata?}); 409 if the id exists' } },
+    )
+    .get('/sessions/export', () => sessions.export(), { detail: { tags, summary: 'Every session with its messages: {version, exported_at, sessions}' } })
+    .post(
+      '/sessions/import',
+      ({ body, query }) => sessions.import(body, query.overwrite === 'true' || query.overwrite === '1'),
+      {
+        body: ImportBody,
+        query: ImportQuery,
+        detail: { tags, summary: 'Import an export, one session or a list; existing ids skipped unless overwrite=true; all or nothing' },
+      },
+    )
+    .post('/sessions/cleanup', ({ query }) => sessions.cleanup(query.max_age_minutes ?? defaultTtlMinutes), {
+      query: CleanupQuery,
+      detail: { tags, summary: 'Remove sessions idle longer than max_age_minutes (default sessions.ttl_minutes)' },
+    })
+    .get('/sessions/:id', ({ params }) => sessions.get(params.id), { detail: { tags, summary: 'One session with all its messages' } })
+    .delete('/sessions/:id', ({ params }) => sessions.delete(params.id), { detail: { tags, summary: 'Delete a session' } })
+    .get('/sessions/:id/messages', ({ params, query }) => sessions.messages(params.id, query.limit, query.cursor), {
+      query: PageQuery,
+      detail: { tags, summary: "A session's messages, oldest first; page with limit and next_cursor" },
+    })
+    .get('/sessions/:id/export', ({ params }) => sessions.export(params.id), { detail: { tags, summary: 'One session in the export format' } })
+    .post('/sessions/:id/clear', ({ params }) => sessions.clear(params.id), { detail: { tags, summary: "Delete a session's messages, keep the session" } })
+    .patch('/sessions/:id/title', ({ params, body }) => sessions.setTitle(params.id, body.title), {
+      body: 'sessions.title',
+      detail: { tags, summary: 'Rename a session' },
+    })
+}

@@ -1,0 +1,38 @@
+// TypeBox models of the /sessions API's request bodies and queries (the original gateway's shapes).
+import { Type } from '@sinclair/typebox'
+import { t } from 'elysia'
+import { PAGE } from '../sessions/session-service'
+
+const title = t.String({ minLength: 1, maxLength: 1000, description: 'A non-empty title' })
+
+export const CreateSessionBody = t.Object(
+  {
+    title: t.Optional(title),
+    session_id: t.Optional(t.String({ minLength: 1, maxLength: 256, description: 'Any string; default a UUID' })),
+    metadata: t.Optional(t.Record(t.String(), t.Unknown(), { description: 'Free-form; `title` is set from the title field' })),
+  },
+  { additionalProperties: false },
+)
+
+export const TitleBody = t.Object({ title }, { additionalProperties: false })
+
+// Query strings are text: Elysia's t.Numeric converts "20" to 20 and refuses "abc".
+export const PageQuery = t.Object({
+  limit: t.Optional(t.Numeric({ minimum: 1, maximum: PAGE.max, multipleOf: 1, description: `1-${PAGE.max}, default ${PAGE.default}` })),
+  cursor: t.Optional(t.String({ minLength: 1, description: 'next_cursor of the previous page' })),
+})
+
+export const ImportQuery = t.Object({
+  overwrite: t.Optional(t.Union([t.Literal('true'), t.Literal('false'), t.Literal('1'), t.Literal('0')], { description: 'true replaces sessions whose id exists; default false skips them' })),
+})
+
+export const CleanupQuery = t.Object({
+  max_age_minutes: t.Optional(t.Numeric({ minimum: 0, description: 'Remove sessions idle longer than this; default sessions.ttl_minutes' })),
+})
+
+export const sessionModels = {
+  'sessions.create': CreateSessionBody,
+  'sessions.title': TitleBody,
+}
+
+export const ImportBody = Type.Unknown({ description: 'An export ({version, exported_at, sessions}), one session, or a list of sessions' })

@@ -1,0 +1,225 @@
+// Sessions and their messages in SQLite: prepared statements, every write one immediate transaction,
+// so an acknowledged turn is on disk and a failed import changes nothing. Rows in, rows out; the
+// service shapes them for the API.
+import type { Database } from 'bun:sqlite'
+
+export interface SessionRow {
+  readonly id: string
+  readonly title: string
+  readonly title_default: number
+  readonly metadata: string
+  readonly owner: string | null
+  readonly created_at: string
+  readonly last_active: string
+  readonly message_count: number
+}
+
+export interface MessageRow {
+  readonly session_id: string
+  readonly seq: number
+  readonly role: string
+  readonly content: string
+  readonly extra: string
+  readonly timestamp: string
+  readonly metadata: string
+  readonly prompt_tokens: number | null
+  readonly completion_tokens: number | null
+}
+
+/** A message to store; `seq` is assigned on append. */
+export type NewMessage = Omit<MessageRow, 'session_id' | 'seq'>
+
+export interface NewSession {
+  readonly id: string
+  readonly title: string
+  readonly titleDefault: boolean
+  readonly metadata: string
+  readonly owner: string | null
+  readonly createdAt: string
+  readonly lastActive: string
+}
+
+export interface SessionStats {
+  total_sessions: number
+  total_messages: number
+}
+
+/** An imported session with its messages, ready to write. */
+export interface ImportedSession {
+  readonly session: NewSession
+  readonly messages: readonly NewMessage[]
+}
+
+export class SessionRepository {
+  private readonly q
+
+  constructor(private readonly db: Database) {
+    this.q = {
+      get: db.prepare<SessionRow, [string]>('SELECT * FROM sessions WHERE id = ?'),
+      insert: db.prepare<void, [string, string, number, string, string | null, string, string]>(
+        'INSERT INTO sessions (id, title, title_default, metadata, owner, created_at, last_active) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      firstPage: db.prepare<SessionRow, [number]>('SELECT * FROM sessions ORDER BY last_active DESC, id DESC LIMIT ?'),
+      nextPage: db.prepare<SessionRow, [string, string, string, number]>(
+        'SELECT * FROM sessions WHERE last_active < ? OR (last_active = ? AND id < ?) ORDER BY last_active DESC, id DESC LIMIT ?',
+      ),
+      messagesAfter: db.prepare<MessageRow, [string, number, number]>(
+        'SELECT * FROM messages WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+      ),
+      lastMessages: db.prepare<MessageRow, [string, number]>(
+        'SELECT * FROM (SELECT * FROM messages WHERE session_id = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq',
+      ),
+      allMessages: db.prepare<MessageRow, [string]>('SELECT * FROM messages WHERE session_id = ? ORDER BY seq'),
+      maxSeq: db.prepare<{ seq: number | null }, [string]>('SELECT max(seq) AS seq FROM messages WHERE session_id = ?'),
+      insertMessage: db.prepare<void, [string, number, string, string, string, string, string, number | null, number | null]>(
+        'INSERT INTO messages (session_id, seq, role, content, extra, timestamp, metadata, prompt_tokens, completion_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      touch: db.prepare<void, [string, string]>('UPDATE sessions SET last_active = ? WHERE id = ?'),
+      setTitle: db.prepare<void, [string, number, string]>('UPDATE sessions SET title = ?, title_default = ? WHERE id = ?'),
+      deleteMessages: db.prepare<void, [string]>('DELETE FROM messages WHERE session_id = ?'),
+      deleteSession: db.prepare<void, [string]>('DELETE FROM sessions WHERE id = ?'),
+      idleBefore: db.prepare<{ id: string }, [string]>('SELECT id FROM sessions WHERE last_active < ?'),
+      stats: db.prepare<SessionStats, []>('SELECT total_sessions, total_messages FROM session_stats WHERE id = 1'),
+      allSessions: db.prepare<SessionRow, []>('SELECT * FROM sessions ORDER BY last_active DESC, id DESC'),
+    }
+  }
+
+  get(id: string): SessionRow | null {
+    return this.q.get.get(id)
+  }
+
+  /** Creates the session; false when the id is taken. */
+  create(s: NewSession): boolean {
+    return this.db
+      .transaction(() => {
+        if (this.q.get.get(s.id)) return false
+        this.insertSession(s)
+        return true
+      })
+      .immediate()
+  }
+
+  /** Newest activity first; `after` is the last row of the previous page. */
+  page(limit: number, after?: { lastActive: string; id: string }): SessionRow[] {
+    return after ? this.q.nextPage.all(after.lastActive, after.lastActive, after.id, limit) : this.q.firstPage.all(limit)
+  }
+
+  messages(sessionId: string, afterSeq: number, limit: number): MessageRow[] {
+    return this.q.messagesAfter.all(sessionId, afterSeq, limit)
+  }
+
+  /** The last `count` messages in order: what a turn sends to the engine before its new ones. */
+  lastMessages(sessionId: string, count: number): MessageRow[] {
+    return count > 0 ? this.q.lastMessages.all(sessionId, count) : []
+  }
+
+  allMessages(sessionId: string): MessageRow[] {
+    return this.q.allMessages.all(sessionId)
+  }
+
+  /**
+   * One turn, atomically: creates the session if it is missing, appends the messages after the last
+   * one, marks it active and, while its title is the default, sets `title`.
+   */
+  appendTurn(session: NewSession, messages: readonly NewMessage[], title: string | undefined): void {
+    this.db
+      .transaction(() => {
+        const existing = this.q.get.get(session.id)
+        if (!existing) this.insertSession(session)
+        this.appendMessages(session.id, messages)
+        this.q.touch.run(session.lastActive, session.id)
+        if (title !== undefined && (existing ? existing.title_default === 1 : session.titleDefault)) this.q.setTitle.run(title, 0, session.id)
+      })
+      .immediate()
+  }
+
+  setTitle(id: string, title: string, now: string): boolean {
+    return this.db
+      .transaction(() => {
+        if (!this.q.get.get(id)) return false
+        this.q.setTitle.run(title, 0, id)
+        this.q.touch.run(now, id)
+        return true
+      })
+      .immediate()
+  }
+
+  clear(id: string, now: string): boolean {
+    return this.db
+      .transaction(() => {
+        if (!this.q.get.get(id)) return false
+        this.q.deleteMessages.run(id)
+        this.q.touch.run(now, id)
+        return true
+      })
+      .immediate()
+  }
+
+  delete(id: string): boolean {
+    return this.db
+      .transaction(() => {
+        if (!this.q.get.get(id)) return false
+        this.remove(id)
+        return true
+      })
+      .immediate()
+  }
+
+  /** Deletes sessions idle since before `cutoff`; their ids. */
+  deleteIdleBefore(cutoff: string): string[] {
+    return this.db
+      .transaction(() => {
+        const ids = this.q.idleBefore.all(cutoff).map((r) => r.id)
+        for (const id of ids) this.remove(id)
+        return ids
+      })
+      .immediate()
+  }
+
+  /** All or nothing: existing ids are skipped, or replaced when `overwrite`. */
+  importAll(sessions: readonly ImportedSession[], overwrite: boolean): { imported: number; skipped: number } {
+    return this.db
+      .transaction(() => {
+        let imported = 0
+        let skipped = 0
+        for (const { session, messages } of sessions) {
+          if (this.q.get.get(session.id)) {
+            if (!overwrite) {
+              skipped++
+              continue
+            }
+            this.remove(session.id)
+          }
+          this.insertSession(session)
+          this.appendMessages(session.id, messages)
+          imported++
+        }
+        return { imported, skipped }
+      })
+      .immediate()
+  }
+
+  all(): SessionRow[] {
+    return this.q.allSessions.all()
+  }
+
+  stats(): SessionStats {
+    return this.q.stats.get() ?? { total_sessions: 0, total_messages: 0 }
+  }
+
+  private insertSession(s: NewSession): void {
+    this.q.insert.run(s.id, s.title, s.titleDefault ? 1 : 0, s.metadata, s.owner, s.createdAt, s.lastActive)
+  }
+
+  private appendMessages(sessionId: string, messages: readonly NewMessage[]): void {
+    let seq = this.q.maxSeq.get(sessionId)?.seq ?? 0
+    for (const m of messages)
+      this.q.insertMessage.run(sessionId, ++seq, m.role, m.content, m.extra, m.timestamp, m.metadata, m.prompt_tokens, m.completion_tokens)
+  }
+
+  private remove(id: string): void {
+    // Messages first, explicitly: the counters' triggers see every row leave.
+    this.q.deleteMessages.run(id)
+    this.q.deleteSession.run(id)
+  }
+}

@@ -1,0 +1,165 @@
+// Server-side conversations: the /sessions API's operations (create, read, page, title, clear,
+// delete, export, import, cleanup), the background sweep of idle sessions, and the start of a chat
+// turn that uses a session. No Elysia here; SQL lives in the repository.
+import { ApiError, ERROR_CODES, invalidRequest } from '../errors'
+import type { Logger } from '../telemetry/logger'
+import { parseImport } from './session-import'
+import type { NewMessage, SessionRepository, SessionStats } from './session-repository'
+import { DEFAULT_TITLE, decodeCursor, encodeCursor, titleFrom, toApiMessage, toApiSession, toEngineMessage, toSummary, type ApiSession } from './session-shapes'
+import { SessionLocks, SessionTurn } from './session-turn'
+
+export interface SessionOptions {
+  /** Idle sessions older than this are swept; 0 = never. */
+  readonly ttlMinutes: number
+  /** Stored messages sent to the engine before a turn's own. */
+  readonly maxHistoryMessages: number
+  readonly log: Logger
+  readonly now?: () => Date
+}
+
+export const PAGE = { default: 50, max: 500 } as const
+
+const notFound = (id: string) => new ApiError(404, `No session with id '${id}'`, 'not_found_error', ERROR_CODES.notFound, 'session_id')
+
+export class SessionService {
+  private readonly locks = new SessionLocks()
+  private sweeper: ReturnType<typeof setInterval> | undefined
+  private readonly now: () => Date
+
+  constructor(
+    private readonly repo: SessionRepository,
+    private readonly options: SessionOptions,
+  ) {
+    this.now = options.now ?? (() => new Date())
+  }
+
+  create(input: { title?: string; session_id?: string; metadata?: Record<string, unknown> }): ApiSession {
+    const id = input.session_id ?? crypto.randomUUID()
+    const at = this.now().toISOString()
+    const title = input.title ?? DEFAULT_TITLE
+    const { title: _ignored, ...metadata } = input.metadata ?? {}
+    const created = this.repo.create({ id, title, titleDefault: input.title === undefined, metadata: JSON.stringify(metadata), owner: null, createdAt: at, lastActive: at })
+    if (!created) throw new ApiError(409, `A session with id '${id}' already exists`, 'invalid_request_error', ERROR_CODES.conflict, 'session_id')
+    return this.get(id)
+  }
+
+  get(id: string): ApiSession {
+    const row = this.repo.get(id)
+    if (!row) throw notFound(id)
+    return toApiSession(row, this.repo.allMessages(id))
+  }
+
+  list(limit: number = PAGE.default, cursor?: string) {
+    const after = cursor === undefined ? undefined : sessionCursor(cursor)
+    const rows = this.repo.page(limit + 1, after)
+    const page = rows.slice(0, limit)
+    const last = page[page.length - 1]
+    return {
+      sessions: page.map(toSummary),
+      stats: this.repo.stats(),
+      next_cursor: rows.length > limit && last ? encodeCursor({ t: last.last_active, id: last.id }) : null,
+    }
+  }
+
+  messages(id: string, limit: number = PAGE.default, cursor?: string) {
+    if (!this.repo.get(id)) throw notFound(id)
+    const afterSeq = cursor === undefined ? 0 : messageCursor(cursor)
+    const rows = this.repo.messages(id, afterSeq, limit + 1)
+    const page = rows.slice(0, limit)
+    return { messages: page.map(toApiMessage), next_cursor: rows.length > limit ? encodeCursor({ seq: page[page.length - 1]!.seq }) : null }
+  }
+
+  delete(id: string) {
+    if (!this.repo.delete(id)) throw notFound(id)
+    return { status: 'deleted' as const, session_id: id }
+  }
+
+  clear(id: string) {
+    if (!this.repo.clear(id, this.now().toISOString())) throw notFound(id)
+    return { status: 'cleared' as const, session_id: id }
+  }
+
+  setTitle(id: string, title: string) {
+    if (!this.repo.setTitle(id, title, this.now().toISOString())) throw notFound(id)
+    return { status: 'updated' as const, session_id: id, title }
+  }
+
+  export(id?: string) {
+    const sessions = id === undefined ? this.repo.all().map((row) => toApiSession(row, this.repo.allMessages(row.id))) : [this.get(id)]
+    return { version: '1.0', exported_at: this.now().toISOString(), sessions }
+  }
+
+  import(payload: unknown, overwrite: boolean) {
+    const sessions = parseImport(payload, this.now().toISOString())
+    const result = this.repo.importAll(sessions, overwrite)
+    this.options.log.info('sessions imported', { ...result, overwrite })
+    return result
+  }
+
+  /** Deletes sessions idle for longer than `maxAgeMinutes`. */
+  cleanup(maxAgeMinutes: number) {
+    const cutoff = new Date(this.now().getTime() - maxAgeMinutes * 60_000).toISOString()
+    const removed = this.repo.deleteIdleBefore(cutoff)
+    if (removed.length) this.options.log.info('idle sessions removed', { count: removed.length, max_age_minutes: maxAgeMinutes })
+    return { removed: removed.length, session_ids: removed, max_age_minutes: maxAgeMinutes }
+  }
+
+  stats(): SessionStats {
+    return this.repo.stats()
+  }
+
+  /** Sweeps idle sessions every few minutes (ttl 0: never). */
+  startSweeper(): void {
+    const ttl = this.options.ttlMinutes
+    if (ttl <= 0 || this.sweeper) return
+    const every = Math.min(60_000, Math.max(1000, (ttl * 60_000) / 4))
+    this.sweeper = setInterval(() => {
+      try {
+        this.cleanup(ttl)
+      } catch (e) {
+        this.options.log.error('session sweep failed', { error: (e as Error).message })
+      }
+    }, every)
+  }
+
+  stop(): void {
+    clearInterval(this.sweeper)
+    this.sweeper = undefined
+  }
+
+  /**
+   * Starts a chat turn on the session: waits for earlier turns on it to finish, then returns the
+   * messages the engine gets (the last max_history_messages stored, then the request's own).
+   */
+  async beginTurn(sessionId: string, requestMessages: readonly Record<string, unknown>[], signal: AbortSignal): Promise<SessionTurn> {
+    const release = await this.locks.acquire(sessionId, signal)
+    try {
+      const history = this.repo.lastMessages(sessionId, this.options.maxHistoryMessages).map(toEngineMessage)
+      return new SessionTurn(sessionId, [...history, ...requestMessages], requestMessages, { commit: (id, messages, fresh) => this.commit(id, messages, fresh) }, release, this.now)
+    } catch (e) {
+      release()
+      throw e
+    }
+  }
+
+  private commit(sessionId: string, messages: readonly NewMessage[], fresh: readonly Record<string, unknown>[]): void {
+    const at = this.now().toISOString()
+    this.repo.appendTurn(
+      { id: sessionId, title: DEFAULT_TITLE, titleDefault: true, metadata: '{}', owner: null, createdAt: at, lastActive: at },
+      messages,
+      titleFrom(fresh),
+    )
+  }
+}
+
+function sessionCursor(cursor: string): { lastActive: string; id: string } {
+  const value = decodeCursor(cursor) as { t?: unknown; id?: unknown } | undefined
+  if (typeof value?.t !== 'string' || typeof value.id !== 'string') throw invalidRequest('cursor is not one this API returned (use next_cursor as given)', 'cursor')
+  return { lastActive: value.t, id: value.id }
+}
+
+function messageCursor(cursor: string): number {
+  const value = decodeCursor(cursor) as { seq?: unknown } | undefined
+  if (typeof value?.seq !== 'number' || !Number.isInteger(value.seq)) throw invalidRequest('cursor is not one this API returned (use next_cursor as given)', 'cursor')
+  return value.seq
+}
