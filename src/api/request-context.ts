@@ -16,8 +16,9 @@ export function requestContext(maxBodyBytes: number) {
     })
     .onParse({ as: 'global' }, async ({ request, contentType }) => {
       if (contentType && !/json|text\/plain|x-www-form-urlencoded/i.test(contentType)) return
-      // A bodiless call (curl -X DELETE, POST .../prune) has no content type: there is nothing to parse.
-      if (!request.headers.get('content-type') && !request.body) return null
+      // A bodiless call (curl -X DELETE, POST /sessions) has no content type: it is an empty object,
+      // so routes whose fields are all optional take it and the others name the first missing field.
+      if (!request.headers.get('content-type') && !request.body) return {}
       return parseJsonBody(request, maxBodyBytes, ANY_JSON_PATHS.has(new URL(request.url).pathname))
     })
     .as('global')

@@ -17,9 +17,9 @@ export function sessionRoutes(sessions: SessionService, defaultTtlMinutes: numbe
       '/sessions',
       ({ body, set }) => {
         set.status = 201
-        return sessions.create(body ?? {})
+        return sessions.create(body)
       },
-      { body: 'sessions.create', detail: { tags, summary: 'Create a session ({title?, session_id?, metadata?}); 409 if the id exists' } },
+      { body: 'sessions.create', detail: { tags, summary: 'Create a session ({title?, session_id?, metadata?}, or no body); 409 if the id exists' } },
     )
     .get('/sessions/export', () => sessions.export(), { detail: { tags, summary: 'Every session with its messages: {version, exported_at, sessions}' } })
     .post(
