@@ -119,3 +119,59 @@ for (const row of rows) {
     `| ${row.name} | ${row.note} | ${fmt(median(nsPerPick))} | ${fmt(Math.min(...nsPerPick))} | ${fmt(Math.max(...nsPerPick))} | ${runs} × ${Math.round(picks / runs)} |`,
   )
 }
+
+// The gateway's own request path: Router.acquire (READY index lookup, breaker and capacity filter,
+// strategy pick, slot taken) then release, over a registry of 64 checked engines.
+async function routerPath(strategy: RoutingStrategyName): Promise<number[]> {
+  const { EngineRegistry } = await import('../src/control-plane/engine-registry')
+  const { Router } = await import('../src/control-plane/router')
+  const { silentLogger } = await import('../src/telemetry/logger')
+  const models = (i: number) => (i % 8 === 7 ? 'other-model' : 'llama-3-8b')
+  const registry = new EngineRegistry(
+    engines.map((e, i) => ({
+      id: e.id,
+      baseUrl: `http://10.0.${i}.1:8000/v1`,
+      kind: 'llm',
+      weight: e.weight,
+      maxConcurrency: 1000,
+      fetch: async (url: string) => (url.endsWith('/models') ? Response.json({ data: [{ id: models(i) }] }) : new Response('{}')),
+    })),
+    { intervalMs: 3_600_000, timeoutMs: 1000, log: silentLogger },
+  )
+  await registry.checkAll()
+  const router = new Router(registry, {
+    routing: { strategy, perModel: {}, locality: DEFAULTS.locality },
+    scheduling: { policy: 'fifo', queueSize: 10, queueTimeoutMs: 1000 },
+    breakerCooldownMs: 10_000,
+  })
+  const signal = new AbortController().signal
+  const none = new Set<never>()
+  const requests = (strategy === 'locality' ? localityRequests : strategy === 'affinity' ? affinityRequests : [plainRequest]).map((r) => ({
+    ...r,
+    prefix: r.prefix ?? (() => ''),
+    priority: 2,
+    operation: 'chat' as const,
+    signal,
+  }))
+  const once = async (i: number) => {
+    const engine = await router.acquire(requests[i % requests.length]!, none)
+    router.release(engine!)
+  }
+  for (let i = 0; i < WARMUP_PICKS; i++) await once(i)
+  const nsPerPick: number[] = []
+  for (let run = 0; run < RUNS; run++) {
+    const start = Bun.nanoseconds()
+    const n = PICKS_PER_RUN / 4
+    for (let i = 0; i < n; i++) await once(i)
+    nsPerPick.push((Bun.nanoseconds() - start) / n)
+  }
+  registry.stop()
+  return nsPerPick
+}
+
+console.log('\n| request path | strategy | median ns/request | min | max |')
+console.log('|---|---|---:|---:|---:|')
+for (const strategy of ['load_balanced', 'affinity', 'locality'] as const) {
+  const ns = await routerPath(strategy)
+  console.log(`| Router.acquire + release, 64 engines (56 serve the model) | ${strategy} | ${fmt(median(ns))} | ${fmt(Math.min(...ns))} | ${fmt(Math.max(...ns))} |`)
+}
