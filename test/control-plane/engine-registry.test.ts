@@ -152,21 +152,15 @@ describe('registration', () => {
   test('a duplicate id or URL is a 409 naming the existing engine', () => {
     const a = scripted('a')
     const r = registry([a.spec])
-    const dupId = (() => {
+    const refusal = (spec: EngineSpec) => {
       try {
-        r.add({ ...scripted('a').spec, baseUrl: 'http://other:1/v1' })
+        r.add(spec)
       } catch (e) {
         return e as ApiError
       }
-    })()
-    expect(dupId?.httpStatus).toBe(409)
-    const dupUrl = (() => {
-      try {
-        r.add({ ...a.spec, id: 'b' })
-      } catch (e) {
-        return e as ApiError
-      }
-    })()
+    }
+    expect(refusal({ ...scripted('a').spec, baseUrl: 'http://other:1/v1' })?.httpStatus).toBe(409)
+    const dupUrl = refusal({ ...a.spec, id: 'b' })
     expect(dupUrl?.httpStatus).toBe(409)
     expect(dupUrl?.message).toContain("'a'")
   })
