@@ -8,6 +8,7 @@ import type { EngineAdmin } from '../control-plane/engine-admin'
 import type { EngineRegistry } from '../control-plane/engine-registry'
 import type { Router } from '../control-plane/router'
 import { ApiError, ERROR_CODES, invalidRequest } from '../errors'
+import { objectField } from './params'
 import { managementModels, PatchEngineBody, RegisterEngineBody, type RegisterEngine } from '../schemas/management'
 
 export interface ManagementDeps {
@@ -95,7 +96,7 @@ export function managementRoutes({ registry, router, admin, adminKey, routing, s
       const engine = await admin.update(engineOr404(params.engine_id), {
         weight: body.weight,
         maxConcurrency: body.max_concurrency,
-        metadata: body.metadata,
+        metadata: objectField(body.metadata, 'metadata'),
         state: body.state,
       })
       return engine.describe()
@@ -127,7 +128,7 @@ function registerInput(body: RegisterEngine) {
     api: body.api ?? 'openai',
     weight: body.weight ?? 1,
     maxConcurrency: body.max_concurrency ?? undefined,
-    metadata: body.metadata ?? {},
+    metadata: objectField(body.metadata, 'metadata') ?? {},
   } as const
 }
 

@@ -1,7 +1,8 @@
 // The /sessions API: server-side conversations in the original gateway's shapes, plus paging,
 // message listing, export/import and cleanup. Validation and status codes only; the service does the work.
 import { Elysia } from 'elysia'
-import type { SessionService } from '../sessions/session-service'
+import { PAGE, type SessionService } from '../sessions/session-service'
+import { intQuery, numberQuery, objectField } from './params'
 import { CleanupQuery, ImportBody, ImportQuery, PageQuery, sessionModels } from '../schemas/sessions'
 
 const tags = ['Sessions']
@@ -9,7 +10,7 @@ const tags = ['Sessions']
 export function sessionRoutes(sessions: SessionService, defaultTtlMinutes: number) {
   return new Elysia({ name: 'sessions' })
     .model(sessionModels)
-    .get('/sessions', ({ query }) => sessions.list(query.limit, query.cursor), {
+    .get('/sessions', ({ query }) => sessions.list(intQuery(query.limit, 'limit', 1, PAGE.max), query.cursor), {
       query: PageQuery,
       detail: { tags, summary: 'Sessions, most recently active first, with totals; page with limit and next_cursor' },
     })
@@ -17,7 +18,7 @@ export function sessionRoutes(sessions: SessionService, defaultTtlMinutes: numbe
       '/sessions',
       ({ body, set }) => {
         set.status = 201
-        return sessions.create(body)
+        return sessions.create({ ...body, metadata: objectField(body.metadata, 'metadata') })
       },
       { body: 'sessions.create', detail: { tags, summary: 'Create a session ({title?, session_id?, metadata?}, or no body); 409 if the id exists' } },
     )
@@ -31,13 +32,13 @@ export function sessionRoutes(sessions: SessionService, defaultTtlMinutes: numbe
         detail: { tags, summary: 'Import an export, one session or a list; existing ids skipped unless overwrite=true; all or nothing' },
       },
     )
-    .post('/sessions/cleanup', ({ query }) => sessions.cleanup(query.max_age_minutes ?? defaultTtlMinutes), {
+    .post('/sessions/cleanup', ({ query }) => sessions.cleanup(numberQuery(query.max_age_minutes, 'max_age_minutes', 0) ?? defaultTtlMinutes), {
       query: CleanupQuery,
       detail: { tags, summary: 'Remove sessions idle longer than max_age_minutes (default sessions.ttl_minutes)' },
     })
     .get('/sessions/:id', ({ params }) => sessions.get(params.id), { detail: { tags, summary: 'One session with all its messages' } })
     .delete('/sessions/:id', ({ params }) => sessions.delete(params.id), { detail: { tags, summary: 'Delete a session' } })
-    .get('/sessions/:id/messages', ({ params, query }) => sessions.messages(params.id, query.limit, query.cursor), {
+    .get('/sessions/:id/messages', ({ params, query }) => sessions.messages(params.id, intQuery(query.limit, 'limit', 1, PAGE.max), query.cursor), {
       query: PageQuery,
       detail: { tags, summary: "A session's messages, oldest first; page with limit and next_cursor" },
     })

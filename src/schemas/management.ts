@@ -6,7 +6,8 @@ import { t, type Static } from 'elysia'
 
 const weight = Type.Number({ exclusiveMinimum: 0, maximum: 1000, description: 'Share of traffic relative to other engines (default 1)' })
 const maxConcurrency = Type.Integer({ minimum: 1, description: 'Most requests in flight to it at once (default unlimited)' })
-const metadata = t.Record(t.String(), t.Unknown(), { description: 'Free-form operator data, shown as given' })
+// Checked as an object by the controller: Elysia would reshape a string or list into one.
+const metadata = t.Unknown({ description: 'A free-form object of operator data, shown as given' })
 
 export const RegisterEngineBody = t.Object(
   {

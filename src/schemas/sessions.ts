@@ -9,16 +9,17 @@ export const CreateSessionBody = t.Object(
   {
     title: t.Optional(title),
     session_id: t.Optional(t.String({ minLength: 1, maxLength: 256, description: 'Any string; default a UUID' })),
-    metadata: t.Optional(t.Record(t.String(), t.Unknown(), { description: 'Free-form; `title` is set from the title field' })),
+    // Checked as an object by the controller: Elysia would reshape a string into one.
+    metadata: t.Optional(t.Unknown({ description: 'A free-form object; its `title` is used when no title field is given' })),
   },
   { additionalProperties: false },
 )
 
 export const TitleBody = t.Object({ title }, { additionalProperties: false })
 
-// Query strings are text: Elysia's t.Numeric converts "20" to 20 and refuses "abc".
+// Numbers in query strings are parsed by the controller (api/params.ts), which names them in errors.
 export const PageQuery = t.Object({
-  limit: t.Optional(t.Numeric({ minimum: 1, maximum: PAGE.max, multipleOf: 1, description: `1-${PAGE.max}, default ${PAGE.default}` })),
+  limit: t.Optional(t.String({ description: `1-${PAGE.max}, default ${PAGE.default}` })),
   cursor: t.Optional(t.String({ minLength: 1, description: 'next_cursor of the previous page' })),
 })
 
@@ -27,7 +28,7 @@ export const ImportQuery = t.Object({
 })
 
 export const CleanupQuery = t.Object({
-  max_age_minutes: t.Optional(t.Numeric({ minimum: 0, description: 'Remove sessions idle longer than this; default sessions.ttl_minutes' })),
+  max_age_minutes: t.Optional(t.String({ description: 'Remove sessions idle longer than this many minutes (>= 0); default sessions.ttl_minutes' })),
 })
 
 export const sessionModels = {

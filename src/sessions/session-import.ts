@@ -61,10 +61,16 @@ function parseMessage(raw: unknown, at: string, fallbackTime: string) {
   })
 }
 
+/** ISO-8601 date and time, `T` or a space between them, any fraction, an optional offset. */
+const ISO_TIME = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$/i
+
+/** A time as UTC ISO text; one without an offset (Python's isoformat()) is UTC, whatever the server's zone. */
 function time(value: unknown, at: string, fallback: string): string {
   if (value === undefined || value === null) return fallback
-  if (typeof value !== 'string' || Number.isNaN(Date.parse(value))) throw invalidRequest(`${at}: expected an ISO-8601 time`, at)
-  return new Date(value).toISOString()
+  const m = typeof value === 'string' ? ISO_TIME.exec(value.trim()) : null
+  const ms = m ? Date.parse(`${m[1]}T${m[2]}${(m[3] ?? '').slice(0, 4)}${m[4] ?? 'Z'}`) : NaN
+  if (Number.isNaN(ms)) throw invalidRequest(`${at}: expected an ISO-8601 time such as 2026-01-31T12:00:00Z (got ${JSON.stringify(value)})`, at)
+  return new Date(ms).toISOString()
 }
 
 function count(value: unknown): number | undefined {

@@ -36,9 +36,10 @@ export class SessionService {
   create(input: { title?: string; session_id?: string; metadata?: Record<string, unknown> }): ApiSession {
     const id = input.session_id ?? crypto.randomUUID()
     const at = this.now().toISOString()
-    const title = input.title ?? DEFAULT_TITLE
-    const { title: _ignored, ...metadata } = input.metadata ?? {}
-    const created = this.repo.create({ id, title, titleDefault: input.title === undefined, metadata: JSON.stringify(metadata), owner: null, createdAt: at, lastActive: at })
+    const { title: metadataTitle, ...metadata } = input.metadata ?? {}
+    // The title field, else a title inside metadata (the shape sessions are read back in).
+    const given = input.title ?? (typeof metadataTitle === 'string' && metadataTitle ? metadataTitle : undefined)
+    const created = this.repo.create({ id, title: given ?? DEFAULT_TITLE, titleDefault: given === undefined, metadata: JSON.stringify(metadata), owner: null, createdAt: at, lastActive: at })
     if (!created) throw new ApiError(409, `A session with id '${id}' already exists`, 'invalid_request_error', ERROR_CODES.conflict, 'session_id')
     return this.get(id)
   }

@@ -1,0 +1,29 @@
+// Checks Elysia's schemas cannot make with a useful answer: numbers in query strings (an out-of-range
+// t.Numeric is reported without its name) and free-form objects (Elysia reshapes a string or list
+// given for a t.Record into an object before validating it). Each failure is a 400 naming the field.
+import { invalidRequest } from '../errors'
+
+/** An optional integer query parameter within [min, max]. */
+export function intQuery(raw: string | undefined, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (raw === undefined || raw === '') return undefined
+  const n = Number(raw)
+  if (!/^-?\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min || n > max)
+    throw invalidRequest(`Invalid value for '${name}': expected an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`} (got '${raw}')`, name)
+  return n
+}
+
+/** An optional number query parameter >= min. */
+export function numberQuery(raw: string | undefined, name: string, min: number): number | undefined {
+  if (raw === undefined || raw === '') return undefined
+  const n = Number(raw)
+  if (!Number.isFinite(n) || n < min) throw invalidRequest(`Invalid value for '${name}': expected a number >= ${min} (got '${raw}')`, name)
+  return n
+}
+
+/** An optional JSON object field (free-form metadata). */
+export function objectField(value: unknown, name: string): Record<string, unknown> | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw invalidRequest(`Invalid value for '${name}': expected a JSON object (got ${value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value})`, name)
+  return value as Record<string, unknown>
+}
