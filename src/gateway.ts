@@ -34,7 +34,7 @@ export function assembleGateway({ config, db, log, engineFetch = fetch }: Gatewa
   const admin = new EngineAdmin({ registry, repository: new EngineRepository(db), fetch: engineFetch, drainTimeoutMs: config.drainTimeoutMs, log })
   admin.restore()
   const router = new Router(registry, { routing: config.routing, scheduling: config.scheduling, breakerCooldownMs: config.circuitBreaker.cooldownMs })
-  const sessions = new SessionService(new SessionRepository(db), { ...config.sessions, log })
+  const sessions = new SessionService(new SessionRepository(db), { ...config.sessions, turnWaitMs: config.scheduling.queueTimeoutMs, log })
   const inflight = new InflightTracker()
   const app = createApp({ config, registry, router, admin, sessions, log, inflight })
   return { app, registry, router, admin, sessions, inflight }

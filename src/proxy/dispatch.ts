@@ -64,7 +64,7 @@ export class Dispatcher {
   async dispatch(request: DispatchRequest): Promise<Response> {
     const { sessionId } = request.hints
     if (request.operation !== 'chat' || !sessionId || !this.deps.sessions) return this.route(request)
-    const turn = await this.deps.sessions.beginTurn(sessionId, request.body.messages as Record<string, unknown>[], request.signal)
+    const turn = await this.deps.sessions.beginTurn(sessionId, request.body.messages as Record<string, unknown>[], request.signal, request.hints.deadlineAt)
     try {
       return await this.route({ ...request, body: { ...request.body, messages: turn.engineMessages } }, turn)
     } catch (e) {

@@ -5,7 +5,7 @@ import { ApiError, ERROR_CODES, invalidRequest } from '../errors'
 import type { Logger } from '../telemetry/logger'
 import { parseImport } from './session-import'
 import type { NewMessage, SessionRepository, SessionStats } from './session-repository'
-import { DEFAULT_TITLE, decodeCursor, encodeCursor, titleFrom, toApiMessage, toApiSession, toEngineMessage, toSummary, type ApiSession } from './session-shapes'
+import { DEFAULT_TITLE, decodeCursor, encodeCursor, titleFrom, toApiMessage, toApiSession, toEngineHistory, toSummary, type ApiSession } from './session-shapes'
 import { SessionLocks, SessionTurn } from './session-turn'
 
 export interface SessionOptions {
@@ -13,6 +13,8 @@ export interface SessionOptions {
   readonly ttlMinutes: number
   /** Stored messages sent to the engine before a turn's own. */
   readonly maxHistoryMessages: number
+  /** Longest wait for the session's earlier turn to finish, then 429 (the request's deadline may cut it shorter). */
+  readonly turnWaitMs?: number
   readonly log: Logger
   readonly now?: () => Date
 }
@@ -132,10 +134,16 @@ export class SessionService {
    * Starts a chat turn on the session: waits for earlier turns on it to finish, then returns the
    * messages the engine gets (the last max_history_messages stored, then the request's own).
    */
-  async beginTurn(sessionId: string, requestMessages: readonly Record<string, unknown>[], signal: AbortSignal): Promise<SessionTurn> {
-    const release = await this.locks.acquire(sessionId, signal)
+  async beginTurn(
+    sessionId: string,
+    requestMessages: readonly Record<string, unknown>[],
+    signal: AbortSignal,
+    deadlineAt?: number,
+  ): Promise<SessionTurn> {
+    const waitMs = Math.max(1, Math.min(this.options.turnWaitMs ?? 30_000, deadlineAt === undefined ? Infinity : deadlineAt - this.now().getTime()))
+    const release = await this.locks.acquire(sessionId, signal, waitMs)
     try {
-      const history = this.repo.lastMessages(sessionId, this.options.maxHistoryMessages).map(toEngineMessage)
+      const history = toEngineHistory(this.repo.lastMessages(sessionId, this.options.maxHistoryMessages))
       return new SessionTurn(sessionId, [...history, ...requestMessages], requestMessages, { commit: (id, messages, fresh) => this.commit(id, messages, fresh) }, release, this.now)
     } catch (e) {
       release()

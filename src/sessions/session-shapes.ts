@@ -47,9 +47,29 @@ export function toApiMessage(row: MessageRow): ApiMessage {
   return message
 }
 
-/** A stored message as the engine gets it again: the OpenAI message only. */
-export function toEngineMessage(row: MessageRow): Record<string, unknown> {
-  return { role: row.role, content: JSON.parse(row.content) as unknown, ...(JSON.parse(row.extra) as Record<string, unknown>) }
+/** Fields kept in the session but never sent back: engines (DeepSeek, vLLM's advice) reject reasoning as input. */
+const NOT_RESENT = ['reasoning_content', 'reasoning']
+
+/**
+ * The stored messages a turn sends the engine before its own: the OpenAI messages only, starting at a
+ * user or system message (a history cut at max_history_messages must not open with an assistant reply or
+ * a tool result whose call was cut off). A truncated reply goes back as the text the client saw; its
+ * unfinished tool calls, or an empty one, do not.
+ */
+export function toEngineHistory(rows: readonly MessageRow[]): Record<string, unknown>[] {
+  const start = rows.findIndex((r) => r.role === 'user' || r.role === 'system')
+  if (start < 0) return []
+  const history: Record<string, unknown>[] = []
+  for (const row of rows.slice(start)) {
+    const message: Record<string, unknown> = { role: row.role, content: JSON.parse(row.content) as unknown, ...(JSON.parse(row.extra) as Record<string, unknown>) }
+    for (const field of NOT_RESENT) delete message[field]
+    if (row.role === 'assistant' && (JSON.parse(row.metadata) as { truncated?: unknown }).truncated === true) {
+      delete message.tool_calls
+      if (typeof message.content !== 'string' || !message.content) continue
+    }
+    history.push(message)
+  }
+  return history
 }
 
 /** An OpenAI message (from a request, a reply or an import) as a row to store. */

@@ -122,8 +122,11 @@ export class SessionTurn {
 export class SessionLocks {
   private readonly tails = new Map<string, Promise<void>>()
 
-  /** Resolves with the release function once every earlier turn on the session released; rejects with ClientGone if the client leaves first. */
-  async acquire(sessionId: string, signal: AbortSignal): Promise<() => void> {
+  /**
+   * Resolves with the release function once every earlier turn on the session released; rejects with
+   * ClientGone if the client leaves first, with 429 resource_exhausted after `timeoutMs`.
+   */
+  async acquire(sessionId: string, signal: AbortSignal, timeoutMs = Infinity): Promise<() => void> {
     const previous = this.tails.get(sessionId) ?? Promise.resolve()
     let release!: () => void
     const mine = new Promise<void>((resolve) => (release = resolve))
@@ -143,12 +146,15 @@ export class SessionLocks {
       throw new ClientGone()
     }
     let onAbort: (() => void) | undefined
+    let timer: ReturnType<typeof setTimeout> | undefined
     try {
       await Promise.race([
         previous,
         new Promise<never>((_, reject) => {
           onAbort = () => reject(new ClientGone())
           signal.addEventListener('abort', onAbort, { once: true })
+          if (Number.isFinite(timeoutMs))
+            timer = setTimeout(() => reject(turnBusy(sessionId, timeoutMs)), timeoutMs)
         }),
       ])
     } catch (e) {
@@ -156,6 +162,7 @@ export class SessionLocks {
       releaseOnce()
       throw e
     } finally {
+      clearTimeout(timer)
       if (onAbort) signal.removeEventListener('abort', onAbort)
     }
     return releaseOnce
@@ -164,4 +171,15 @@ export class SessionLocks {
   get size(): number {
     return this.tails.size
   }
+}
+
+function turnBusy(sessionId: string, waitedMs: number): ApiError {
+  return new ApiError(
+    429,
+    `An earlier turn on session '${sessionId}' is still running after ${waitedMs} ms; turns on one session run one at a time, retry later`,
+    'rate_limit_error',
+    ERROR_CODES.resourceExhausted,
+    'session_id',
+    { 'retry-after': '1' },
+  )
 }
