@@ -2,6 +2,7 @@
 // routes). No side effects: it neither listens nor starts timers; main.ts does that.
 import { openapi } from '@elysiajs/openapi'
 import { Elysia } from 'elysia'
+import { anthropicRoutes } from './api/anthropic/messages'
 import { errorHandler } from './api/error-handler'
 import { healthRoutes } from './api/health'
 import { openAIInferenceRoutes } from './api/openai/inference'
@@ -49,6 +50,7 @@ export function createApp({ config, registry, router, admin, sessions, log, infl
           },
           tags: [
             { name: 'OpenAI', description: 'OpenAI-compatible inference API' },
+            { name: 'Anthropic', description: 'Anthropic Messages API, translated for OpenAI-compatible engines' },
             { name: 'Gateway', description: 'Service information and health' },
             { name: 'Management', description: 'Control plane: engine registry, routing and load' },
             { name: 'Sessions', description: 'Server-side conversations stored in SQLite' },
@@ -59,6 +61,7 @@ export function createApp({ config, registry, router, admin, sessions, log, infl
     .use(healthRoutes({ version: VERSION, registry, startedAt: new Date(), sessionStats: () => sessions.stats() }))
     .use(openAIModelRoutes(registry))
     .use(openAIInferenceRoutes(dispatcher))
+    .use(anthropicRoutes(dispatcher, registry, config.requestTimeoutMs))
     .use(sessionRoutes(sessions, config.sessions.ttlMinutes))
     .use(
       managementRoutes({

@@ -102,6 +102,7 @@ export function anthropicErrorType(status: number): string {
     case 403:
       return 'permission_error'
     case 404:
+    case 501:
       return 'not_found_error'
     case 429:
       return 'rate_limit_error'
@@ -117,4 +118,9 @@ export function anthropicErrorType(status: number): string {
 
 export function toAnthropicErrorBody(error: ApiError): AnthropicErrorBody {
   return { type: 'error', error: { type: anthropicErrorType(error.httpStatus), message: error.message } }
+}
+
+/** Anthropic answers "no capacity" with 529 overloaded_error, which its SDKs retry; the gateway's 503 becomes that. */
+export function anthropicStatus(status: number): number {
+  return status === 503 ? 529 : status
 }

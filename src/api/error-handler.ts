@@ -3,6 +3,7 @@
 import { Elysia, ParseError, ValidationError } from 'elysia'
 import { ClientGone } from '../engines/engine-client'
 import {
+  anthropicStatus,
   ApiError,
   internalError,
   invalidJson,
@@ -19,10 +20,10 @@ export function errorHandler(log: Logger) {
     const apiError = toApiError(code, error, request)
     if (apiError.httpStatus >= 500 && !(error instanceof ApiError))
       log.error('unhandled error', { request_id: set.headers['x-request-id'], error: String(error), stack: (error as Error)?.stack })
-    const path = new URL(request.url).pathname
-    const body = path.startsWith('/v1/messages') ? toAnthropicErrorBody(apiError) : toOpenAIErrorBody(apiError)
+    const anthropic = new URL(request.url).pathname.startsWith('/v1/messages')
+    const body = anthropic ? toAnthropicErrorBody(apiError) : toOpenAIErrorBody(apiError)
     return new Response(JSON.stringify(body), {
-      status: apiError.httpStatus,
+      status: anthropic ? anthropicStatus(apiError.httpStatus) : apiError.httpStatus,
       headers: { 'content-type': 'application/json', ...apiError.headers },
     })
   })

@@ -8,7 +8,7 @@ import type { EngineAdmin } from '../control-plane/engine-admin'
 import type { EngineRegistry } from '../control-plane/engine-registry'
 import type { Router } from '../control-plane/router'
 import { ApiError, ERROR_CODES, invalidRequest } from '../errors'
-import { objectField } from './params'
+import { objectField, rejectUnknownFields } from './params'
 import { managementModels, PatchEngineBody, RegisterEngineBody, type RegisterEngine } from '../schemas/management'
 
 export interface ManagementDeps {
@@ -130,19 +130,6 @@ function registerInput(body: RegisterEngine) {
     maxConcurrency: body.max_concurrency ?? undefined,
     metadata: objectField(body.metadata, 'metadata') ?? {},
   } as const
-}
-
-/**
- * Elysia drops body fields a schema does not name before validating; on the management API a
- * misspelt field (`wieght`) must be an error, not a change that silently did nothing.
- */
-function rejectUnknownFields(schema: TObject) {
-  const known = Object.keys(schema.properties)
-  return ({ body }: { body: unknown }) => {
-    if (!body || typeof body !== 'object' || Array.isArray(body)) return
-    const unknown = Object.keys(body).find((key) => !known.includes(key))
-    if (unknown !== undefined) throw invalidRequest(`Unknown parameter: '${unknown}' (accepted: ${known.join(', ')})`, unknown)
-  }
 }
 
 function parseDrain(raw: string | undefined): boolean {

@@ -1,6 +1,7 @@
 // Checks Elysia's schemas cannot make with a useful answer: numbers in query strings (an out-of-range
 // t.Numeric is reported without its name) and free-form objects (Elysia reshapes a string or list
 // given for a t.Record into an object before validating it). Each failure is a 400 naming the field.
+import type { TObject } from '@sinclair/typebox'
 import { invalidRequest } from '../errors'
 
 /** An optional integer query parameter within [min, max]. */
@@ -26,4 +27,17 @@ export function objectField(value: unknown, name: string): Record<string, unknow
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw invalidRequest(`Invalid value for '${name}': expected a JSON object (got ${value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value})`, name)
   return value as Record<string, unknown>
+}
+
+/**
+ * Elysia drops body fields a schema does not name before validating; on an API where it matters a
+ * misspelt field (`wieght`) must be an error, not a change that silently did nothing.
+ */
+export function rejectUnknownFields(schema: TObject) {
+  const known = Object.keys(schema.properties)
+  return ({ body }: { body: unknown }) => {
+    if (!body || typeof body !== 'object' || Array.isArray(body)) return
+    const unknown = Object.keys(body).find((key) => !known.includes(key))
+    if (unknown !== undefined) throw invalidRequest(`Unknown parameter: '${unknown}' (accepted: ${known.join(', ')})`, unknown)
+  }
 }

@@ -63,6 +63,8 @@ export function createMockEngine(options: MockEngineOptions): MockEngine {
         return completions(body, model, request.signal)
       case '/embeddings':
         return embeddings(body, model)
+      case '/tokenize':
+        return tokenize(body)
       default:
         return error(404, `No route for POST ${path}`)
     }
@@ -88,6 +90,7 @@ export function createMockEngine(options: MockEngineOptions): MockEngine {
           message: { role: 'assistant', content: gen.pieces.join('') },
           logprobs: null,
           finish_reason: gen.finishReason,
+          stop_reason: gen.stopReason,
         })),
         usage,
       })
@@ -97,8 +100,16 @@ export function createMockEngine(options: MockEngineOptions): MockEngine {
       for (let index = 0; index < n; index++) yield { ...base, choices: [{ index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }] }
       for (const piece of gen.pieces)
         for (let index = 0; index < n; index++) yield { ...base, choices: [{ index, delta: { content: piece }, logprobs: null, finish_reason: null }] }
-      for (let index = 0; index < n; index++) yield { ...base, choices: [{ index, delta: {}, logprobs: null, finish_reason: gen.finishReason }] }
+      for (let index = 0; index < n; index++)
+        yield { ...base, choices: [{ index, delta: {}, logprobs: null, finish_reason: gen.finishReason, stop_reason: gen.stopReason }] }
     }, base)
+  }
+
+  /** vLLM's POST /tokenize (beside /v1): the prompt tokens of chat messages or of a prompt. */
+  function tokenize(body: Body): Response {
+    const text = Array.isArray(body.messages) ? renderChatPrompt(body.messages as ChatMessageLike[]) : String(body.prompt ?? '')
+    const count = countTokens(text)
+    return json({ count, max_model_len: 32_768, tokens: Array.from({ length: count }, (_, i) => i) })
   }
 
   function completions(body: Body, model: string, signal: AbortSignal): Response {

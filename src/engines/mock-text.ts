@@ -52,19 +52,25 @@ export interface Generation {
   /** The pieces to emit, one per token. */
   readonly pieces: readonly string[]
   readonly finishReason: 'stop' | 'length'
+  /** The stop sequence that ended it, as vLLM reports it in `stop_reason`; null otherwise. */
+  readonly stopReason: string | null
 }
 
-/** Cuts the reply at the first stop sequence, then at max_tokens. */
+/** Cuts the reply at the earliest stop sequence, then at max_tokens. */
 export function generate(reply: string, maxTokens: number | undefined, stop: readonly string[]): Generation {
   let text = reply
+  let matched: string | null = null
   for (const s of stop) {
     const at = s ? text.indexOf(s) : -1
-    if (at >= 0) text = text.slice(0, at)
+    if (at >= 0) {
+      text = text.slice(0, at)
+      matched = s
+    }
   }
   const pieces = mockTokenize(text)
-  if (maxTokens !== undefined && pieces.length > maxTokens) return { pieces: pieces.slice(0, maxTokens), finishReason: 'length' }
+  if (maxTokens !== undefined && pieces.length > maxTokens) return { pieces: pieces.slice(0, maxTokens), finishReason: 'length', stopReason: null }
   // Ending by itself and ending at a stop sequence are both 'stop' in the OpenAI API.
-  return { pieces, finishReason: 'stop' }
+  return { pieces, finishReason: 'stop', stopReason: matched }
 }
 
 /** FNV-1a, 32 bit. */

@@ -1,0 +1,73 @@
+// Anthropic Messages API over the same engines: validate, translate the request to an OpenAI chat
+// completion, send it through the dispatcher (routing, sessions, retries, limits as for OpenAI
+// requests), and translate the answer back, whole or event by event.
+import { Elysia } from 'elysia'
+import type { EngineRegistry } from '../../control-plane/engine-registry'
+import { routeHintsOf } from '../../control-plane/route-hints'
+import { toAnthropicStream } from '../../proxy/anthropic-relay'
+import { countPromptTokens } from '../../proxy/count-tokens'
+import type { Dispatcher } from '../../proxy/dispatch'
+import { anthropicModels, AnthropicCountTokensBody, AnthropicMessagesBody } from '../../schemas/anthropic'
+import { toOpenAIChat, toOpenAIMessages, type AnthropicRequest } from '../../translate/anthropic-request'
+import { toAnthropicMessage } from '../../translate/anthropic-response'
+import { AnthropicStreamEncoder } from '../../translate/anthropic-stream'
+import { rejectUnknownFields } from '../params'
+import { requestIdOf } from '../request-context'
+
+const tags = ['Anthropic']
+const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' }
+
+interface ServerLike {
+  timeout(request: Request, seconds: number): void
+}
+
+export function anthropicRoutes(dispatcher: Dispatcher, registry: EngineRegistry, requestTimeoutMs: number) {
+  return new Elysia({ name: 'anthropic' })
+    .model(anthropicModels)
+    .post(
+      '/v1/messages',
+      async ({ body, request, set, server }) => {
+        // Generation can outlast Bun's idle timeout; the dispatcher's deadline bounds it instead.
+        ;(server as ServerLike | null)?.timeout(request, 0)
+        const requestId = requestIdOf(set)
+        set.headers['request-id'] = requestId
+        const anthropic = body as AnthropicRequest
+        const openai = toOpenAIChat(anthropic)
+        const context = { model: body.model, stopSequences: body.stop_sequences ?? [] }
+        const response = await dispatcher.dispatch({
+          operation: 'chat',
+          body: openai as Record<string, unknown> & { model: string },
+          requestId,
+          hints: routeHintsOf(openai, request.headers),
+          signal: request.signal,
+        })
+        if (body.stream === true && response.body)
+          return new Response(toAnthropicStream(response.body, new AnthropicStreamEncoder(context)), { headers: SSE_HEADERS })
+        return toAnthropicMessage((await response.json()) as Record<string, unknown>, context)
+      },
+      {
+        transform: rejectUnknownFields(AnthropicMessagesBody),
+        body: 'anthropic.messages',
+        detail: { tags, summary: 'Anthropic Messages API (stream: true for Anthropic server-sent events), over OpenAI-compatible engines' },
+      },
+    )
+    .post(
+      '/v1/messages/count_tokens',
+      async ({ body, request, set }) => {
+        set.headers['request-id'] = requestIdOf(set)
+        const anthropic = body as AnthropicRequest
+        const openai = toOpenAIChat(anthropic)
+        const input_tokens = await countPromptTokens(
+          registry,
+          { model: body.model, messages: toOpenAIMessages(anthropic), tools: openai.tools as Record<string, unknown>[] | undefined, signal: request.signal },
+          requestTimeoutMs,
+        )
+        return { input_tokens }
+      },
+      {
+        transform: rejectUnknownFields(AnthropicCountTokensBody),
+        body: 'anthropic.count_tokens',
+        detail: { tags, summary: "Prompt tokens of a Messages request, counted by an engine's own tokenizer" },
+      },
+    )
+}

@@ -1,0 +1,52 @@
+// count_tokens: the number of prompt tokens a chat request would take, asked of an engine's own
+// tokenizer (vLLM's and SGLang's `POST /tokenize` beside the API prefix, which renders the chat
+// template). Engines are tried in turn; when none can count, a 501 says why instead of a guess.
+import type { EngineRegistry } from '../control-plane/engine-registry'
+import { ClientGone, describeFailure } from '../engines/engine-client'
+import { ApiError, ERROR_CODES } from '../errors'
+
+export interface TokenCountRequest {
+  readonly model: string
+  readonly messages: readonly Record<string, unknown>[]
+  readonly tools?: readonly Record<string, unknown>[]
+  readonly signal: AbortSignal
+}
+
+export async function countPromptTokens(registry: EngineRegistry, request: TokenCountRequest, timeoutMs: number): Promise<number> {
+  const engines = await registry.resolve(request.model, 'chat')
+  const problems: string[] = []
+  for (const engine of engines) {
+    const signal = AbortSignal.any([request.signal, AbortSignal.timeout(timeoutMs)])
+    const body = { model: request.model, messages: request.messages, add_generation_prompt: true, ...(request.tools?.length ? { tools: request.tools } : {}) }
+    try {
+      const res = await engine.fetch(`${engine.baseUrl.replace(/\/v1$/, '')}/tokenize`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(engine.apiKey ? { authorization: `Bearer ${engine.apiKey}` } : {}) },
+        body: JSON.stringify(body),
+        signal,
+      })
+      const text = await res.text()
+      if (res.status === 404 || res.status === 405) {
+        problems.push(`${engine.id} has no /tokenize endpoint`)
+        continue
+      }
+      if (!res.ok) {
+        problems.push(`${engine.id} answered HTTP ${res.status}`)
+        continue
+      }
+      const count = (JSON.parse(text) as { count?: unknown }).count
+      if (typeof count === 'number' && Number.isInteger(count) && count >= 0) return count
+      problems.push(`${engine.id} answered /tokenize without a count`)
+    } catch (e) {
+      const failure = describeFailure(e, { signal, clientSignal: request.signal })
+      if (failure instanceof ClientGone) throw failure
+      problems.push(`${engine.id}: ${failure.message}`)
+    }
+  }
+  throw new ApiError(
+    501,
+    `No engine serving model '${request.model}' can count tokens (${problems.join('; ')}); count_tokens needs an engine with a /tokenize endpoint, such as vLLM or SGLang`,
+    'not_found_error',
+    ERROR_CODES.notImplemented,
+  )
+}

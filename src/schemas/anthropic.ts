@@ -1,0 +1,63 @@
+// TypeBox models of the Anthropic Messages API bodies the gateway accepts. Content blocks are checked
+// block by block by the translation (translate/anthropic-request.ts), which names the offending block.
+import { Type } from '@sinclair/typebox'
+import { t, type Static } from 'elysia'
+
+const open = { additionalProperties: true } as const
+const block = t.Object({ type: t.String({ minLength: 1 }) }, { ...open, description: 'A content block: text, image, tool_use, tool_result, thinking' })
+const content = t.Union([t.String(), t.Array(block)], { description: 'A string or a list of content blocks' })
+
+const fields = {
+  model: t.String({ minLength: 1, description: 'Model id, as listed by GET /v1/models' }),
+  messages: t.Array(
+    t.Object({ role: t.Union([t.Literal('user'), t.Literal('assistant')], { description: 'user or assistant' }), content }, open),
+    { minItems: 1, description: 'At least one message' },
+  ),
+  system: t.Optional(t.Union([t.String(), t.Array(block)], { description: 'A string or a list of text blocks' })),
+  tools: t.Optional(
+    t.Array(
+      t.Object(
+        { name: t.String({ minLength: 1 }), description: t.Optional(t.String()), input_schema: t.Optional(t.Object({}, open)), type: t.Optional(t.String()) },
+        open,
+      ),
+    ),
+  ),
+  tool_choice: t.Optional(
+    t.Object({ type: t.String({ description: 'auto, any, tool or none' }), name: t.Optional(t.String()), disable_parallel_tool_use: t.Optional(t.Boolean()) }, open),
+  ),
+  thinking: t.Optional(t.Object({ type: t.String({ description: 'enabled or disabled' }), budget_tokens: t.Optional(Type.Integer({ minimum: 0 })) }, open)),
+  metadata: t.Optional(
+    t.Object(
+      {
+        user_id: t.Optional(t.Nullable(t.String())),
+        session_id: t.Optional(t.String({ minLength: 1, maxLength: 256, description: 'sageLLM extension: server-side session' })),
+      },
+      { additionalProperties: false },
+    ),
+  ),
+}
+
+export const AnthropicMessagesBody = t.Object(
+  {
+    ...fields,
+    max_tokens: Type.Integer({ minimum: 1, description: 'Required; > 0' }),
+    stop_sequences: t.Optional(t.Array(t.String({ minLength: 1 }))),
+    temperature: t.Optional(t.Number({ minimum: 0, maximum: 1, description: 'Within [0, 1]' })),
+    top_p: t.Optional(t.Number({ minimum: 0, maximum: 1, description: 'Within [0, 1]' })),
+    top_k: t.Optional(Type.Integer({ minimum: 0, description: 'An integer >= 0' })),
+    stream: t.Optional(t.Boolean()),
+    // Accepted for client compatibility; a self-hosted fleet has one tier.
+    service_tier: t.Optional(t.String()),
+  },
+  { additionalProperties: false },
+)
+
+export const AnthropicCountTokensBody = t.Object(fields, { additionalProperties: false })
+
+export const anthropicModels = {
+  'anthropic.messages': AnthropicMessagesBody,
+  'anthropic.count_tokens': AnthropicCountTokensBody,
+}
+
+export type AnthropicMessages = Static<typeof AnthropicMessagesBody>
+export type AnthropicCountTokens = Static<typeof AnthropicCountTokensBody>
