@@ -29,7 +29,7 @@ export class EngineRegistry {
   /** READY engines per model, rebuilt whenever a state or model list changes ... */
   private index = new Map<string, Engine[]>()
   /** ... and those of them able to serve each operation, so routing never filters by kind. */
-  private byOperation: Record<Operation, Map<string, Engine[]>> = { chat: new Map(), completions: new Map(), embeddings: new Map() }
+  private byOperation: Record<Operation, Map<string, Engine[]>> = emptyIndex()
   private readonly checking = new Map<Engine, Promise<void>>()
   private readonly rechecks = new Map<Engine, ReturnType<typeof setTimeout>>()
   private readonly listeners = new Set<(engine: Engine) => void>()
@@ -104,6 +104,11 @@ export class EngineRegistry {
       this.checking.set(engine, running)
     }
     return running
+  }
+
+  /** Resolves once the first round of health checks is over (at once after it). */
+  async settled(): Promise<void> {
+    if (this.firstRound && !this.firstRoundDone) await this.firstRound
   }
 
   /** READY engines serving `model` for `op`, or the error that says why there are none. */
@@ -262,7 +267,7 @@ export class EngineRegistry {
 
   private rebuildIndex(): void {
     const index = new Map<string, Engine[]>()
-    const byOperation: Record<Operation, Map<string, Engine[]>> = { chat: new Map(), completions: new Map(), embeddings: new Map() }
+    const byOperation = emptyIndex()
     for (const engine of this.engines.values()) {
       if (engine.state !== 'READY') continue
       for (const model of engine.models.keys()) {
@@ -280,7 +285,11 @@ function conflict(message: string): ApiError {
 }
 
 const NONE: readonly Engine[] = []
-const OPERATIONS: readonly Operation[] = ['chat', 'completions', 'embeddings']
+const OPERATIONS: readonly Operation[] = ['chat', 'completions', 'embeddings', 'messages']
+
+function emptyIndex(): Record<Operation, Map<string, Engine[]>> {
+  return { chat: new Map(), completions: new Map(), embeddings: new Map(), messages: new Map() }
+}
 
 function append(index: Map<string, Engine[]>, model: string, engine: Engine): void {
   const list = index.get(model)

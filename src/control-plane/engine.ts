@@ -8,8 +8,8 @@ import type { Routable } from './routing'
 /** The original control plane's states. */
 export type EngineState = 'STARTING' | 'READY' | 'DRAINING' | 'STOPPED' | 'ERROR'
 
-/** What a request needs from an engine; embedding engines serve only embeddings. */
-export type Operation = 'chat' | 'completions' | 'embeddings'
+/** What a request needs from an engine: an OpenAI operation, or `messages` from an engine speaking the Anthropic API. */
+export type Operation = 'chat' | 'completions' | 'embeddings' | 'messages'
 
 /** Where an engine came from: config engines come back from the config, api engines from the database. */
 export type EngineSource = 'config' | 'api' | 'mock'
@@ -91,9 +91,9 @@ export class Engine implements EngineEndpoint, Routable {
     return `${this.baseUrl.replace(/\/v1$/, '')}/health`
   }
 
-  /** Embedding engines serve only embeddings; engines speaking the Anthropic API natively serve none of the OpenAI operations. */
+  /** Embedding engines serve only embeddings; engines speaking the Anthropic API serve only `messages`. */
   servesOperation(op: Operation): boolean {
-    if (this.api !== 'openai') return false
+    if ((op === 'messages') !== (this.api === 'anthropic')) return false
     return this.kind !== 'embedding' || op === 'embeddings'
   }
 

@@ -1,5 +1,6 @@
 // count_tokens: the number of prompt tokens a chat request would take, asked of an engine's own
-// tokenizer (vLLM's and SGLang's `POST /tokenize` beside the API prefix, which renders the chat
+// tokenizer: an engine speaking the Anthropic API answers `{base}/messages/count_tokens` itself, an
+// OpenAI one is asked `POST /tokenize` beside its API prefix (vLLM, SGLang: renders the chat
 // template). Engines are tried in turn; when none can count, a 501 says why instead of a guess.
 import type { EngineRegistry } from '../control-plane/engine-registry'
 import { ClientGone, describeFailure } from '../engines/engine-client'
@@ -9,17 +10,24 @@ export interface TokenCountRequest {
   readonly model: string
   readonly messages: readonly Record<string, unknown>[]
   readonly tools?: readonly Record<string, unknown>[]
+  /** The request as an Anthropic client sent it, for engines that speak that API. */
+  readonly anthropicBody: Record<string, unknown>
   readonly signal: AbortSignal
 }
 
 export async function countPromptTokens(registry: EngineRegistry, request: TokenCountRequest, timeoutMs: number): Promise<number> {
-  const engines = await registry.resolve(request.model, 'chat')
+  await registry.settled()
+  const native = registry.candidates(request.model, 'messages')
+  const engines = [...native, ...(native.length ? registry.candidates(request.model, 'chat') : await registry.resolve(request.model, 'chat'))]
   const problems: string[] = []
+  const tokenizeBody = { model: request.model, messages: request.messages, add_generation_prompt: true, ...(request.tools?.length ? { tools: request.tools } : {}) }
   for (const engine of engines) {
     const signal = AbortSignal.any([request.signal, AbortSignal.timeout(timeoutMs)])
-    const body = { model: request.model, messages: request.messages, add_generation_prompt: true, ...(request.tools?.length ? { tools: request.tools } : {}) }
+    const anthropic = engine.api === 'anthropic'
+    const url = anthropic ? `${engine.baseUrl}/messages/count_tokens` : `${engine.baseUrl.replace(/\/v1$/, '')}/tokenize`
+    const body = anthropic ? request.anthropicBody : tokenizeBody
     try {
-      const res = await engine.fetch(`${engine.baseUrl.replace(/\/v1$/, '')}/tokenize`, {
+      const res = await engine.fetch(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...(engine.apiKey ? { authorization: `Bearer ${engine.apiKey}` } : {}) },
         body: JSON.stringify(body),
@@ -27,14 +35,15 @@ export async function countPromptTokens(registry: EngineRegistry, request: Token
       })
       const text = await res.text()
       if (res.status === 404 || res.status === 405) {
-        problems.push(`${engine.id} has no /tokenize endpoint`)
+        problems.push(`${engine.id} has no ${anthropic ? '/messages/count_tokens' : '/tokenize'} endpoint`)
         continue
       }
       if (!res.ok) {
         problems.push(`${engine.id} answered HTTP ${res.status}`)
         continue
       }
-      const count = (JSON.parse(text) as { count?: unknown }).count
+      const answer = JSON.parse(text) as { count?: unknown; input_tokens?: unknown }
+      const count = anthropic ? answer.input_tokens : answer.count
       if (typeof count === 'number' && Number.isInteger(count) && count >= 0) return count
       problems.push(`${engine.id} answered /tokenize without a count`)
     } catch (e) {

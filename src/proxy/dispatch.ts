@@ -14,13 +14,14 @@ import type { SessionTurn } from '../sessions/session-turn'
 import type { Logger } from '../telemetry/logger'
 import { Deadline } from './deadline'
 import type { InflightTracker } from './inflight'
-import { openStreamRelay } from './stream-relay'
+import { ANTHROPIC_SSE, OPENAI_SSE, openStreamRelay } from './stream-relay'
 import { toUpstreamBody } from './upstream-body'
 
 const ENGINE_PATHS: Record<Operation, string> = {
   chat: '/chat/completions',
   completions: '/completions',
   embeddings: '/embeddings',
+  messages: '/messages',
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json' }
@@ -118,7 +119,8 @@ export class Dispatcher {
   /** One attempt on one engine whose slot is held: the client's Response, or why the engine failed. */
   private async attempt(engine: Engine, request: DispatchRequest, route: RouteRequest, stream: boolean, turn?: SessionTurn): Promise<Response | Failure> {
     const { registry, router, inflight } = this.deps
-    const upstream = toUpstreamBody(request.body, stream)
+    // Anthropic-API engines get the body as the client sent it; OpenAI streams are asked for usage.
+    const upstream = toUpstreamBody(request.body, stream && request.operation !== 'messages')
     const deadline = new Deadline(this.deps.requestTimeoutMs)
     const call = {
       signal: AbortSignal.any([request.signal, deadline.signal, inflight.shutdownSignal]),
@@ -143,6 +145,7 @@ export class Dispatcher {
       const body = await openStreamRelay(response, {
         engineId: engine.id,
         clientWantsUsage: upstream.clientWantsUsage,
+        dialect: request.operation === 'messages' ? ANTHROPIC_SSE : OPENAI_SSE,
         deadline,
         ...call,
         onData: turn ? (data) => turn.observe(data) : undefined,

@@ -1,7 +1,9 @@
-// Relays an engine's OpenAI SSE stream to the client event by event, as each arrives.
-// The only changes made to the stream: the usage-only chunk the gateway asked for is dropped when
-// the client did not ask for it, and a stream the engine cuts short, or that stays silent past the
-// deadline, ends with an OpenAI error event and `data: [DONE]` instead of a silent cut.
+// Relays an engine's SSE stream to the client event by event, as each arrives. The dialect says how
+// the stream ends and how a failure is told: OpenAI's (`data: [DONE]`; a failure is an error event,
+// then [DONE]; the usage-only chunk the gateway asked for is dropped when the client did not ask for
+// it) or Anthropic's (`message_stop`; a failure is an `error` event). Apart from that the stream is
+// passed on unchanged, and a stream the engine cuts short, or that stays silent past the deadline,
+// ends with the dialect's error instead of a silent cut.
 import { ClientGone, describeFailure, EngineError } from '../engines/engine-client'
 import { SSE_DONE, SseSplitter, sseData, sseEvent } from '../engines/sse'
 import { ERROR_CODES } from '../errors'
@@ -28,6 +30,72 @@ export interface RelayOptions {
   readonly onEnd: (outcome: StreamOutcome) => void
   /** Sees every `data:` payload from the engine but [DONE], as it passes. */
   readonly onData?: (data: string) => void
+  /** Default: OpenAI. */
+  readonly dialect?: SseDialect
+}
+
+/** What one engine event means for the relay. */
+export interface EventVerdict {
+  /** Send it to the client. */
+  readonly forward: boolean
+  /** The engine's answer is complete (a finish reason, or the end of the message). */
+  readonly finished?: boolean
+  /** The stream is over after this event. */
+  readonly done?: boolean
+  /** The engine reported a failure in the stream itself. */
+  readonly failure?: string
+}
+
+export interface SseDialect {
+  classify(event: string, data: string | undefined, state: { clientWantsUsage: boolean; setUsage(usage: Usage): void }): EventVerdict
+  /** Sent after the last event of a stream that ended well. */
+  readonly doneTail: string
+  /** Ends a stream that failed: the client's SDK raises it. */
+  failureTail(message: string, code: string): string
+}
+
+const FORWARD: EventVerdict = { forward: true }
+
+export const OPENAI_SSE: SseDialect = {
+  classify(_event, data, state) {
+    // Held back: [DONE] goes out once onEnd has run (a session turn is stored before [DONE]).
+    if (data === '[DONE]') return { forward: false, done: true }
+    if (data === undefined) return FORWARD
+    const finished = data.includes('finish_reason') && FINISHED.test(data)
+    // The usage-only chunk has no choices; only it is parsed (every chunk may carry "usage":null).
+    if (data.includes('"choices":[]') && data.includes('"usage"')) {
+      const chunk = parseChunk(data)
+      if (chunk?.usage) state.setUsage(chunk.usage)
+      if (!state.clientWantsUsage && chunk?.usage && Array.isArray(chunk.choices) && chunk.choices.length === 0) return { forward: false, finished }
+    }
+    return finished ? { forward: true, finished } : FORWARD
+  },
+  doneTail: SSE_DONE,
+  failureTail: (message, code) => sseEvent({ error: { message, type: 'server_error', param: null, code } }),
+}
+
+const ANTHROPIC_EVENT = /^event: *(\S+)/m
+
+/** An engine that speaks the Anthropic Messages API (passed through untranslated). */
+export const ANTHROPIC_SSE: SseDialect = {
+  classify(event, data, state) {
+    const type = ANTHROPIC_EVENT.exec(event)?.[1]
+    if (type === 'message_stop') return { forward: true, finished: true, done: true }
+    if (type === 'error') return { forward: true, done: true, failure: engineErrorMessage(data) }
+    if (type === 'message_delta' && data) {
+      const usage = (parseChunk(data) as { usage?: { input_tokens?: number; output_tokens?: number } } | undefined)?.usage
+      if (usage) state.setUsage({ prompt_tokens: usage.input_tokens, completion_tokens: usage.output_tokens })
+    }
+    return FORWARD
+  },
+  doneTail: '',
+  failureTail: (message, code) =>
+    `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: code === ERROR_CODES.deadlineExceeded ? 'timeout_error' : 'api_error', message } })}\n\n`,
+}
+
+function engineErrorMessage(data: string | undefined): string {
+  const error = (parseChunk(data ?? '') as { error?: { message?: unknown } } | undefined)?.error
+  return typeof error?.message === 'string' ? error.message : 'the engine sent an error event'
 }
 
 type ReadResult = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']>>
@@ -48,27 +116,21 @@ export async function openStreamRelay(response: Response, options: RelayOptions)
   let sawFinish = false
   let ended = false
 
-  /** Keeps the events the client should get, noting [DONE], finish reasons and usage. */
+  const dialect = options.dialect ?? OPENAI_SSE
+  let engineFailure: string | undefined
+  const state = { clientWantsUsage: options.clientWantsUsage, setUsage: (u: Usage) => (usage = u) }
+  /** Keeps the events the client should get, noting the end, finish reasons and usage. */
   const filter = (events: string[]): string => {
     let out = ''
     for (const event of events) {
       if (sawDone) break
       const data = sseData(event)
-      if (data === '[DONE]') {
-        // Held back: finish() sends it once onEnd has run (a session turn is stored before [DONE]).
-        sawDone = true
-        break
-      } else if (data !== undefined) {
-        options.onData?.(data)
-        if (!sawFinish && data.includes('finish_reason') && FINISHED.test(data)) sawFinish = true
-        // The usage-only chunk has no choices; only it is parsed (every chunk may carry "usage":null).
-        if (data.includes('"choices":[]') && data.includes('"usage"')) {
-          const chunk = parseChunk(data)
-          if (chunk?.usage) usage = chunk.usage
-          if (!options.clientWantsUsage && chunk?.usage && Array.isArray(chunk.choices) && chunk.choices.length === 0) continue
-        }
-      }
-      out += `${event}\n\n`
+      const verdict = dialect.classify(event, data, state)
+      if (data !== undefined && data !== '[DONE]') options.onData?.(data)
+      if (verdict.finished) sawFinish = true
+      if (verdict.failure !== undefined) engineFailure = verdict.failure
+      if (verdict.forward) out += `${event}\n\n`
+      if (verdict.done) sawDone = true
     }
     return out
   }
@@ -122,21 +184,20 @@ export async function openStreamRelay(response: Response, options: RelayOptions)
 
   const finish = (controller: ReadableStreamDefaultController<Uint8Array>, failure?: Error) => {
     let tail = ''
-    if (failure || (!sawDone && !sawFinish)) {
+    if (engineFailure !== undefined && !failure) {
+      // The engine told the client itself (its error event went through): only the outcome is ours.
+      end({ ok: false, error: new EngineError('protocol', `sent an error event: ${engineFailure}`), usage })
+    } else if (failure || (!sawDone && !sawFinish)) {
       const error = failure ?? new EngineError('protocol', 'engine ended the stream without finishing')
-      tail = sseEvent({
-        error: {
-          message: `Engine ${options.engineId} failed mid-stream: ${error.message}`,
-          type: 'server_error',
-          param: null,
-          code: error instanceof EngineError && error.kind === 'timeout' ? ERROR_CODES.deadlineExceeded : ERROR_CODES.engineError,
-        },
-      })
+      const code = error instanceof EngineError && error.kind === 'timeout' ? ERROR_CODES.deadlineExceeded : ERROR_CODES.engineError
+      tail = dialect.failureTail(`Engine ${options.engineId} failed mid-stream: ${error.message}`, code)
       end({ ok: false, error, usage })
+      tail += dialect === OPENAI_SSE ? dialect.doneTail : ''
     } else {
       end({ ok: true, usage })
+      tail = dialect.doneTail
     }
-    controller.enqueue(encoder.encode(tail + SSE_DONE))
+    if (tail) controller.enqueue(encoder.encode(tail))
     controller.close()
   }
 

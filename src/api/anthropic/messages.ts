@@ -33,12 +33,17 @@ export function anthropicRoutes(dispatcher: Dispatcher, registry: EngineRegistry
         set.headers['request-id'] = requestId
         const anthropic = body as AnthropicRequest
         const openai = toOpenAIChat(anthropic)
+        const hints = routeHintsOf(openai, request.headers)
+        // Engines speaking the Anthropic API take the request untranslated (sessions go the translated way).
+        await registry.settled()
+        if (!hints.sessionId && registry.candidates(body.model, 'messages').length > 0)
+          return dispatcher.dispatch({ operation: 'messages', body: anthropic, requestId, hints, signal: request.signal })
         const context = { model: body.model, stopSequences: body.stop_sequences ?? [] }
         const response = await dispatcher.dispatch({
           operation: 'chat',
           body: openai as Record<string, unknown> & { model: string },
           requestId,
-          hints: routeHintsOf(openai, request.headers),
+          hints,
           signal: request.signal,
         })
         if (body.stream === true && response.body)
@@ -59,7 +64,13 @@ export function anthropicRoutes(dispatcher: Dispatcher, registry: EngineRegistry
         const openai = toOpenAIChat(anthropic)
         const input_tokens = await countPromptTokens(
           registry,
-          { model: body.model, messages: toOpenAIMessages(anthropic), tools: openai.tools as Record<string, unknown>[] | undefined, signal: request.signal },
+          {
+            model: body.model,
+            messages: toOpenAIMessages(anthropic),
+            tools: openai.tools as Record<string, unknown>[] | undefined,
+            anthropicBody: anthropic,
+            signal: request.signal,
+          },
           requestTimeoutMs,
         )
         return { input_tokens }
