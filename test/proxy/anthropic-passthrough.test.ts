@@ -96,7 +96,7 @@ test('a stream is relayed event for event, and the SDK assembles the message', a
   const raw = await gw.fetch('/v1/messages', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...request, stream: true }) })
   expect(await raw.text()).toBe(STREAM.join(''))
   const final = await client.messages.stream(request).finalMessage()
-  expect(final.content as unknown).toEqual([{ type: "text", text: "native hello" }])
+  expect(final.content as unknown).toEqual([{ type: 'text', text: 'native hello' }])
   expect(final.usage.output_tokens).toBe(2)
 })
 
