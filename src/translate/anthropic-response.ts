@@ -44,10 +44,11 @@ export function stopReasonOf(finishReason: unknown, matched: unknown, hasToolCal
   return { stop_reason, stop_sequence: stop_reason === 'stop_sequence' ? stop_sequence : null }
 }
 
+/** Anthropic counts cached prompt tokens apart from input_tokens; OpenAI's prompt_tokens includes them. */
 export function usageOf(usage: OpenAIUsage | null | undefined): AnthropicUsage {
   const cached = usage?.prompt_tokens_details?.cached_tokens
   return {
-    input_tokens: usage?.prompt_tokens ?? 0,
+    input_tokens: Math.max(0, (usage?.prompt_tokens ?? 0) - (typeof cached === 'number' ? cached : 0)),
     output_tokens: usage?.completion_tokens ?? 0,
     cache_creation_input_tokens: null,
     cache_read_input_tokens: typeof cached === 'number' ? cached : null,
@@ -66,6 +67,14 @@ export function parseToolInput(argumentsText: unknown, toolName: string): Json {
   }
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw badToolArguments(toolName, raw)
   return input as Json
+}
+
+function parsePartialInput(argumentsText: unknown, toolName: string): Json {
+  try {
+    return parseToolInput(argumentsText, toolName)
+  } catch {
+    return {}
+  }
 }
 
 export function badToolArguments(toolName: string, raw: string): ApiError {
@@ -87,10 +96,12 @@ export function toAnthropicMessage(completion: Json, context: TranslationContext
   if (typeof reasoning === 'string' && reasoning) content.push({ type: 'thinking', thinking: reasoning, signature: '' })
   if (typeof message.content === 'string' && message.content) content.push({ type: 'text', text: message.content })
   const calls = Array.isArray(message.tool_calls) ? (message.tool_calls as Json[]) : []
+  // Arguments cut off by max_tokens are an incomplete tool_use (Anthropic: stop_reason max_tokens), not an engine error.
+  const cutOff = choice.finish_reason === 'length'
   for (const call of calls) {
     const fn = (call.function as Json | undefined) ?? {}
     const name = String(fn.name ?? '')
-    content.push({ type: 'tool_use', id: toolUseId(call.id), name, input: parseToolInput(fn.arguments, name) })
+    content.push({ type: 'tool_use', id: toolUseId(call.id), name, input: cutOff ? parsePartialInput(fn.arguments, name) : parseToolInput(fn.arguments, name) })
   }
   return {
     id: messageId(),

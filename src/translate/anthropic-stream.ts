@@ -68,7 +68,8 @@ export class AnthropicStreamEncoder {
     for (const tool of this.tools.values()) {
       try {
         if (!tool.name) throw new ApiError(502, 'The engine streamed a tool call without a name', 'api_error', null)
-        parseToolInput(tool.args, tool.name)
+        // Arguments cut off by max_tokens end as an incomplete tool_use with stop_reason max_tokens.
+        if (this.finishReason !== 'length') parseToolInput(tool.args, tool.name)
       } catch (e) {
         return out + this.fail((e as Error).message)
       }
@@ -120,7 +121,7 @@ export class AnthropicStreamEncoder {
   }
 
   private toolDelta(call: ToolCallDelta, position: number): string {
-    const key = call.index ?? position
+    const key = call.index ?? this.keyWithoutIndex(call, position)
     let tool = this.tools.get(key)
     if (!tool) {
       tool = { name: '', pending: '', args: '' }
@@ -148,6 +149,16 @@ export class AnthropicStreamEncoder {
     // goes to that call's own index, where clients accumulate it.
     if (fragment) out += sseEvent('content_block_delta', { index: tool.index, delta: { type: 'input_json_delta', partial_json: fragment } })
     return out
+  }
+
+  /** Engines that omit `index`: a delta with a new id is a new call, one without continues the last. */
+  private keyWithoutIndex(call: ToolCallDelta, position: number): number {
+    if (this.tools.size === 0) return position
+    if (call.id) {
+      for (const [key, tool] of this.tools) if (tool.id === call.id) return key
+      return Math.max(...this.tools.keys()) + 1
+    }
+    return Math.max(...this.tools.keys())
   }
 
   private closeOpen(): string {
