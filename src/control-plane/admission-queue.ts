@@ -18,11 +18,18 @@ export interface Admission {
   /** Whether a slot freed on this engine is of use to this request. */
   readonly wants: (engineId: string) => boolean
   readonly signal: AbortSignal
+  /** A shorter wait than the queue's own (the client's deadline). */
+  readonly timeoutMs?: number
+  /** Whether any engine could still serve it; checked when engines leave service. */
+  readonly possible?: () => boolean
+  /** The answer when none can any more. */
+  readonly unavailable?: () => Error
 }
 
 interface Ticket extends Admission {
   readonly seq: number
   readonly wake: (engineId: string) => void
+  readonly reject: (error: Error) => void
 }
 
 export class AdmissionQueue {
@@ -56,11 +63,12 @@ export class AdmissionQueue {
         else resolve(engineId)
       }
       const onAbort = () => done(new ClientGone())
+      const waitMs = Math.max(1, Math.min(this.timeoutMs, admission.timeoutMs ?? Infinity))
       const timer = setTimeout(
-        () => done(exhausted(`every engine serving the model stayed at capacity for ${this.timeoutMs} ms`, this.timeoutMs)),
-        this.timeoutMs,
+        () => done(exhausted(`every engine serving the model stayed at capacity for ${waitMs} ms`, this.timeoutMs)),
+        waitMs,
       )
-      const ticket: Ticket = { ...admission, seq: this.seq++, wake: (engineId) => done(undefined, engineId) }
+      const ticket: Ticket = { ...admission, seq: this.seq++, wake: (engineId) => done(undefined, engineId), reject: (error) => done(error) }
       admission.signal.addEventListener('abort', onAbort, { once: true })
       this.tickets.push(ticket)
     })
@@ -73,6 +81,11 @@ export class AdmissionQueue {
     for (const t of this.tickets) if (t.wants(engineId) && (!best || this.before(t, best))) best = t
     best?.wake(engineId)
     return best !== undefined
+  }
+
+  /** Engines left service: requests none of the remaining engines could serve get their answer now. */
+  dropImpossible(): void {
+    for (const t of [...this.tickets]) if (t.possible && !t.possible()) t.reject(t.unavailable?.() ?? new Error('no engine left'))
   }
 
   private before(a: Ticket, b: Ticket): boolean {

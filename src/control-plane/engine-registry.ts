@@ -33,6 +33,8 @@ export class EngineRegistry {
   private readonly checking = new Map<Engine, Promise<void>>()
   private readonly rechecks = new Map<Engine, ReturnType<typeof setTimeout>>()
   private readonly listeners = new Set<(engine: Engine) => void>()
+  private readonly leaveListeners = new Set<() => void>()
+  private readonly breakerTimers = new Map<Engine, ReturnType<typeof setTimeout>>()
   private readonly stopWaiters = new Map<Engine, (() => void)[]>()
   private timer: ReturnType<typeof setInterval> | undefined
   private firstRound: Promise<void> | undefined
@@ -75,6 +77,11 @@ export class EngineRegistry {
     this.listeners.add(listener)
   }
 
+  /** Called whenever an engine stops taking requests (ERROR, DRAINING, STOPPED, removed). */
+  onLeave(listener: () => void): void {
+    this.leaveListeners.add(listener)
+  }
+
   /** Checks every engine now, then again on every interval. */
   start(): Promise<void> {
     this.firstRound ??= this.checkAll().finally(() => {
@@ -87,8 +94,9 @@ export class EngineRegistry {
   stop(): void {
     clearInterval(this.timer)
     this.timer = undefined
-    for (const t of this.rechecks.values()) clearTimeout(t)
+    for (const t of [...this.rechecks.values(), ...this.breakerTimers.values()]) clearTimeout(t)
     this.rechecks.clear()
+    this.breakerTimers.clear()
   }
 
   async checkAll(): Promise<void> {
@@ -160,6 +168,15 @@ export class EngineRegistry {
    */
   recordRequestFailure(engine: Engine, error: EngineError, { unreachable = false } = {}): void {
     engine.breaker.onFailure()
+    if (engine.breaker.state === 'open') {
+      // When the cooldown ends the half-open probe may go to a request waiting in the queue.
+      clearTimeout(this.breakerTimers.get(engine))
+      const cooldownMs = this.options.breaker?.cooldownMs ?? 10_000
+      this.breakerTimers.set(engine, setTimeout(() => {
+        this.breakerTimers.delete(engine)
+        this.announce(engine)
+      }, cooldownMs + 1))
+    }
     this.recordFailure(engine, error, unreachable)
     if (engine.state === 'ERROR' && !this.rechecks.has(engine) && this.engines.get(engine.id) === engine) {
       const timer = setTimeout(() => {
@@ -259,6 +276,7 @@ export class EngineRegistry {
     const level = state === 'ERROR' ? 'warning' : 'info'
     this.options.log[level]('engine state changed', { engine_id: engine.id, url: engine.baseUrl, from, to: state, error: state === 'ERROR' ? (engine.lastError ?? undefined) : undefined })
     if (state === 'READY') this.announce(engine)
+    else for (const listener of this.leaveListeners) listener()
     if (state === 'STOPPED') {
       for (const resolve of this.stopWaiters.get(engine) ?? []) resolve()
       this.stopWaiters.delete(engine)

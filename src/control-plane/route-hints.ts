@@ -17,7 +17,8 @@ export interface RouteHints {
   /** The server-side session a chat turn belongs to. */
   readonly sessionId?: string
   readonly affinityKey?: string
-  readonly prefix: () => string
+  /** The prompt's first `limit` characters (computed once, on first use). */
+  readonly prefix: (limit: number) => string
   readonly priority: number
   /** Epoch ms by which the client wants its answer. */
   readonly deadlineAt?: number
@@ -34,7 +35,7 @@ export function routeHintsOf(body: Record<string, unknown>, headers: Headers, no
   return {
     sessionId,
     affinityKey: sessionId ?? header ?? user,
-    prefix: () => (prefix ??= promptText(body)),
+    prefix: (limit) => (prefix ??= promptText(body, limit)),
     priority: parsePriority(headers.get(ROUTE_HEADERS.priority)),
     deadlineAt: parseDeadline(headers.get(ROUTE_HEADERS.deadline), now),
   }

@@ -37,6 +37,7 @@ export class Router {
     const { policy, queueSize, queueTimeoutMs } = options.scheduling
     this.queue = new AdmissionQueue(policy, queueSize, queueTimeoutMs)
     registry.onCapacity((engine) => this.offer(engine))
+    registry.onLeave(() => this.queue.dropImpossible())
   }
 
   strategyName(model: string): RoutingStrategyName {
@@ -80,6 +81,9 @@ export class Router {
         priority: request.priority,
         deadlineAt: request.deadlineAt,
         signal: request.signal,
+        timeoutMs: request.deadlineAt === undefined ? undefined : request.deadlineAt - Date.now(),
+        possible: () => this.registry.candidates(model, operation).some((e) => !exclude.has(e)),
+        unavailable: () => noEngine(model, 'every engine serving it left service while this request waited for capacity'),
         wants: (id) => {
           const engine = this.registry.get(id)
           return !!engine && !exclude.has(engine) && engine.models.has(model) && engine.servesOperation(operation)

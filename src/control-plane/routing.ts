@@ -17,7 +17,7 @@ export interface RouteRequest {
   /** Session, `x-session-affinity` header or `user`: the affinity strategy's key. */
   readonly affinityKey?: string
   /** The prompt's leading prefix, computed only when the locality strategy asks for it. */
-  prefix?: () => string
+  prefix?: (limit: number) => string
 }
 
 export interface RoutingStrategy {
@@ -197,7 +197,7 @@ export class Locality implements RoutingStrategy {
 
   pick<E extends Routable>(candidates: readonly E[], request: RouteRequest): E | undefined {
     if (!request.prefix || candidates.length === 0) return this.fallback.pick(candidates)
-    const key = hash32(request.prefix().slice(0, this.options.prefixChars))
+    const key = hash32(request.prefix(this.options.prefixChars).slice(0, this.options.prefixChars))
     const homeId = this.homes.get(key)
     const least = this.fallback.pick(candidates)!
     let chosen = least

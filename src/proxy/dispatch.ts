@@ -5,10 +5,10 @@
 // client with the engine's own message and is never retried.
 import type { Engine, Operation } from '../control-plane/engine'
 import type { EngineRegistry } from '../control-plane/engine-registry'
-import type { RouteHints } from '../control-plane/route-hints'
+import { promptText, type RouteHints } from '../control-plane/route-hints'
 import type { RouteRequest, Router } from '../control-plane/router'
 import { ClientGone, describeFailure, EngineError, engineMessage, postToEngine } from '../engines/engine-client'
-import { ApiError, deadlineExceeded, enginesFailed, noEngine } from '../errors'
+import { ApiError, deadlineExceeded, enginesFailed, ERROR_CODES, noEngine } from '../errors'
 import type { SessionService } from '../sessions/session-service'
 import type { SessionTurn } from '../sessions/session-turn'
 import type { Logger } from '../telemetry/logger'
@@ -67,7 +67,11 @@ export class Dispatcher {
     if (request.operation !== 'chat' || !sessionId || !this.deps.sessions) return this.route(request)
     const turn = await this.deps.sessions.beginTurn(sessionId, request.body.messages as Record<string, unknown>[], request.signal, request.hints.deadlineAt)
     try {
-      return await this.route({ ...request, body: { ...request.body, messages: turn.engineMessages } }, turn)
+      const body = { ...request.body, messages: turn.engineMessages }
+      // Locality keys on what the engine will see: the stored history first.
+      let prefix: string | undefined
+      const hints = { ...request.hints, prefix: (limit: number) => (prefix ??= promptText(body, limit)) }
+      return await this.route({ ...request, body, hints }, turn)
     } catch (e) {
       turn.abandon()
       throw e
@@ -79,8 +83,8 @@ export class Dispatcher {
     const model = request.body.model
     const stream = request.operation !== 'embeddings' && request.body.stream === true
     const route: RouteRequest = { ...request.hints, model, operation: request.operation, signal: request.signal }
-    // Retries never start after the client's deadline, or the request timeout when it set none.
-    const retryUntil = request.hints.deadlineAt ?? Date.now() + this.deps.requestTimeoutMs
+    // No retry or failover starts past the client's deadline; without one, retries.max bounds them.
+    const retryUntil = request.hints.deadlineAt ?? Infinity
     const tried = new Set<Engine>()
     const failures: Failure[] = []
     inflight.begin()
@@ -88,6 +92,7 @@ export class Dispatcher {
     try {
       let backoffs = 0
       for (let attempt = 0; attempt <= retries.max; attempt++) {
+        if (attempt > 0 && Date.now() >= retryUntil) break
         let engine = await router.acquire(route, tried, attempt > 0)
         if (!engine && tried.size > 0) {
           // Every engine serving the model failed once: wait, then give them another chance.
@@ -99,7 +104,7 @@ export class Dispatcher {
         }
         if (!engine) break
         tried.add(engine)
-        const result = await this.attempt(engine, request, route, stream, turn)
+        const result = await this.attempt(engine, request, route, stream, turn, failures)
         if (result instanceof Response) {
           // A stream's relay ends the in-flight count when the stream ends.
           handedOver = stream
@@ -117,11 +122,20 @@ export class Dispatcher {
   }
 
   /** One attempt on one engine whose slot is held: the client's Response, or why the engine failed. */
-  private async attempt(engine: Engine, request: DispatchRequest, route: RouteRequest, stream: boolean, turn?: SessionTurn): Promise<Response | Failure> {
+  private async attempt(
+    engine: Engine,
+    request: DispatchRequest,
+    route: RouteRequest,
+    stream: boolean,
+    turn: SessionTurn | undefined,
+    earlier: readonly Failure[],
+  ): Promise<Response | Failure> {
     const { registry, router, inflight } = this.deps
     // Anthropic-API engines get the body as the client sent it; OpenAI streams are asked for usage.
     const upstream = toUpstreamBody(request.body, stream && request.operation !== 'messages')
-    const deadline = new Deadline(this.deps.requestTimeoutMs)
+    // The first byte is awaited up to the request timeout, or the client's deadline if that comes first.
+    const untilDeadline = request.hints.deadlineAt === undefined ? Infinity : Math.max(1, request.hints.deadlineAt - Date.now())
+    const deadline = new Deadline(Math.min(this.deps.requestTimeoutMs, untilDeadline))
     const call = {
       signal: AbortSignal.any([request.signal, deadline.signal, inflight.shutdownSignal]),
       clientSignal: request.signal,
@@ -173,12 +187,16 @@ export class Dispatcher {
         throw error
       }
       const engineError = error as EngineError
+      if (inflight.shutdownSignal.aborted) throw shuttingDown()
       if (!engineError.retryable) {
         // The engine answered: it is alive, the request was at fault.
         registry.recordSuccess(engine)
         throw engineRejected(engineError)
       }
-      registry.recordRequestFailure(engine, engineError, { unreachable: engineError.kind === 'connect' && !connected })
+      // A request that draws 5xx from one engine after another is likely at fault itself: only its
+      // first 5xx counts against an engine, so one client cannot take a whole model out.
+      const repeated5xx = engineError.kind === 'http' && earlier.some((f) => f.kind === 'http')
+      if (!repeated5xx) registry.recordRequestFailure(engine, engineError, { unreachable: engineError.kind === 'connect' && !connected })
       this.deps.log.warning('engine attempt failed', { request_id: request.requestId, engine_id: engine.id, model: route.model, error: engineError.message })
       return { kind: engineError.kind, text: `${engine.id}: ${engineError.message}` }
     } finally {
@@ -188,6 +206,10 @@ export class Dispatcher {
       }
     }
   }
+}
+
+function shuttingDown(): ApiError {
+  return new ApiError(503, 'The gateway is shutting down and could not finish this request in its drain timeout; retry', 'server_error', ERROR_CODES.unavailable)
 }
 
 function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {

@@ -100,8 +100,8 @@ describe('prompt prefix', () => {
     }
     const hints = routeHintsOf(body, headers())
     expect(reads).toBe(0)
-    expect(hints.prefix()).toBe('<user>hello')
-    expect(hints.prefix()).toBe('<user>hello')
+    expect(hints.prefix(512)).toBe('<user>hello')
+    expect(hints.prefix(512)).toBe('<user>hello')
     expect(reads).toBe(1)
   })
 })
