@@ -13,11 +13,11 @@ export function intQuery(raw: string | undefined, name: string, min: number, max
   return n
 }
 
-/** An optional number query parameter >= min. */
-export function numberQuery(raw: string | undefined, name: string, min: number): number | undefined {
+/** An optional number query parameter within [min, max]. */
+export function numberQuery(raw: string | undefined, name: string, min: number, max: number): number | undefined {
   if (raw === undefined || raw === '') return undefined
   const n = Number(raw)
-  if (!Number.isFinite(n) || n < min) throw invalidRequest(`Invalid value for '${name}': expected a number >= ${min} (got '${raw}')`, name)
+  if (!Number.isFinite(n) || n < min || n > max) throw invalidRequest(`Invalid value for '${name}': expected a number from ${min} to ${max} (got '${raw}')`, name)
   return n
 }
 

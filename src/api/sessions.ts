@@ -6,6 +6,8 @@ import { intQuery, numberQuery, objectField } from './params'
 import { CleanupQuery, ImportBody, ImportQuery, PageQuery, sessionModels } from '../schemas/sessions'
 
 const tags = ['Sessions']
+/** About 1,900 years: further back than any date a session can have. */
+const MAX_AGE_MINUTES = 1e9
 
 export function sessionRoutes(sessions: SessionService, defaultTtlMinutes: number) {
   return new Elysia({ name: 'sessions' })
@@ -16,10 +18,8 @@ export function sessionRoutes(sessions: SessionService, defaultTtlMinutes: numbe
     })
     .post(
       '/sessions',
-      ({ body, set }) => {
-        set.status = 201
-        return sessions.create({ ...body, metadata: objectField(body.metadata, 'metadata') })
-      },
+      // 200, as the original gateway answered (its clients check for it), not 201.
+      ({ body }) => sessions.create({ ...body, metadata: objectField(body.metadata, 'metadata') }),
       { body: 'sessions.create', detail: { tags, summary: 'Create a session ({title?, session_id?, metadata?}, or no body); 409 if the id exists' } },
     )
     .get('/sessions/export', () => sessions.export(), { detail: { tags, summary: 'Every session with its messages: {version, exported_at, sessions}' } })
@@ -32,7 +32,7 @@ export function sessionRoutes(sessions: SessionService, defaultTtlMinutes: numbe
         detail: { tags, summary: 'Import an export, one session or a list; existing ids skipped unless overwrite=true; all or nothing' },
       },
     )
-    .post('/sessions/cleanup', ({ query }) => sessions.cleanup(numberQuery(query.max_age_minutes, 'max_age_minutes', 0) ?? defaultTtlMinutes), {
+    .post('/sessions/cleanup', ({ query }) => sessions.cleanup(numberQuery(query.max_age_minutes, 'max_age_minutes', 0, MAX_AGE_MINUTES) ?? defaultTtlMinutes), {
       query: CleanupQuery,
       detail: { tags, summary: 'Remove sessions idle longer than max_age_minutes (default sessions.ttl_minutes)' },
     })

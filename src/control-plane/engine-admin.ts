@@ -46,7 +46,10 @@ export class EngineAdmin {
       try {
         this.deps.registry.add(this.specOf(stored))
       } catch (e) {
-        this.deps.log.warning('stored engine not restored', { engine_id: stored.engine_id, url: stored.base_url, error: (e as Error).message })
+        // The config now names this engine (its id or its URL): the config wins, and the stored copy
+        // goes, so the id can be registered again and nothing lingers that the API cannot see.
+        this.deps.repository.delete(stored.engine_id)
+        this.deps.log.warning('stored engine dropped: the configuration now defines it', { engine_id: stored.engine_id, url: stored.base_url, error: (e as Error).message })
       }
     }
   }

@@ -164,16 +164,19 @@ export class Dispatcher {
         ...call,
         onData: turn ? (data) => turn.observe(data) : undefined,
         onEnd: (outcome) => {
+          let problem: Error | undefined
           try {
             turn?.endStream(outcome, engine.id, request.requestId)
           } catch (e) {
-            this.deps.log.error('session turn not stored', { request_id: request.requestId, session_id: turn?.sessionId, error: (e as Error).message })
+            problem = e as Error
+            this.deps.log.error('session turn not stored', { request_id: request.requestId, session_id: turn?.sessionId, error: problem.message })
           }
           if (outcome.ok) registry.recordSuccess(engine)
           else if (outcome.error instanceof EngineError && outcome.error.retryable) registry.recordRequestFailure(engine, outcome.error)
           else engine.breaker.onAbandon()
           router.release(engine)
           inflight.end()
+          return problem
         },
       })
       streaming = true

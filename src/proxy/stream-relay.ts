@@ -26,8 +26,11 @@ export interface RelayOptions {
   /** The client's signal plus the deadline's: aborts the engine request. */
   readonly signal: AbortSignal
   readonly clientSignal: AbortSignal
-  /** Called exactly once, when the relay is over for any reason, before the client gets `[DONE]`. */
-  readonly onEnd: (outcome: StreamOutcome) => void
+  /**
+   * Called exactly once, when the relay is over for any reason, before the client gets `[DONE]`. An
+   * Error it returns (a session turn that could not be stored) ends a good stream as a failure.
+   */
+  readonly onEnd: (outcome: StreamOutcome) => Error | void
   /** Sees every `data:` payload from the engine but [DONE], as it passes. */
   readonly onData?: (data: string) => void
   /** Default: OpenAI. */
@@ -63,7 +66,7 @@ export const OPENAI_SSE: SseDialect = {
     if (data === undefined) return FORWARD
     const finished = data.includes('finish_reason') && FINISHED.test(data)
     // The usage-only chunk has no choices; only it is parsed (every chunk may carry "usage":null).
-    if (data.includes('"choices":[]') && data.includes('"usage"')) {
+    if (data.includes('"usage"') && EMPTY_CHOICES.test(data)) {
       const chunk = parseChunk(data)
       if (chunk?.usage) state.setUsage(chunk.usage)
       if (!state.clientWantsUsage && chunk?.usage && Array.isArray(chunk.choices) && chunk.choices.length === 0) return { forward: false, finished }
@@ -101,6 +104,7 @@ function engineErrorMessage(data: string | undefined): string {
 type ReadResult = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']>>
 
 const FINISHED = /"finish_reason":\s*"/
+const EMPTY_CHOICES = /"choices":\s*\[\s*\]/
 const encoder = new TextEncoder()
 
 /**
@@ -136,14 +140,14 @@ export async function openStreamRelay(response: Response, options: RelayOptions)
   }
 
   let engineDone = false
-  const end = (outcome: StreamOutcome) => {
+  const end = (outcome: StreamOutcome): Error | void => {
     if (ended) return
     ended = true
     options.deadline.clear()
     // The engine may still be sending (after [DONE], or we are failing it): stop it.
     if (!engineDone) void reader.cancel().catch(() => {})
     try {
-      options.onEnd(outcome)
+      return options.onEnd(outcome)
     } catch {
       // bookkeeping must never turn into a second ending of the stream
     }
@@ -194,8 +198,8 @@ export async function openStreamRelay(response: Response, options: RelayOptions)
       end({ ok: false, error, usage })
       tail += dialect === OPENAI_SSE ? dialect.doneTail : ''
     } else {
-      end({ ok: true, usage })
-      tail = dialect.doneTail
+      const problem = end({ ok: true, usage })
+      tail = problem ? dialect.failureTail(problem.message, ERROR_CODES.internal) + (dialect === OPENAI_SSE ? dialect.doneTail : '') : dialect.doneTail
     }
     if (tail) controller.enqueue(encoder.encode(tail))
     controller.close()

@@ -12,6 +12,7 @@ export interface SessionRow {
   readonly created_at: string
   readonly last_active: string
   readonly message_count: number
+  readonly seq_floor: number
 }
 
 export interface MessageRow {
@@ -60,8 +61,16 @@ export class SessionRepository {
         'INSERT INTO sessions (id, title, title_default, metadata, owner, created_at, last_active) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
       firstPage: db.prepare<SessionRow, [number]>('SELECT * FROM sessions ORDER BY last_active DESC, id DESC LIMIT ?'),
-      nextPage: db.prepare<SessionRow, [string, string, string, number]>(
-        'SELECT * FROM sessions WHERE last_active < ? OR (last_active = ? AND id < ?) ORDER BY last_active DESC, id DESC LIMIT ?',
+      // A row value comparison, so SQLite walks the (last_active, id) index from the cursor on.
+      nextPage: db.prepare<SessionRow, [string, string, number]>(
+        'SELECT * FROM sessions WHERE (last_active, id) < (?, ?) ORDER BY last_active DESC, id DESC LIMIT ?',
+      ),
+      lastUserBefore: db.prepare<{ seq: number | null }, [string, number]>(
+        "SELECT max(seq) AS seq FROM messages WHERE session_id = ? AND seq < ? AND role IN ('user', 'system')",
+      ),
+      messagesFrom: db.prepare<MessageRow, [string, number]>('SELECT * FROM messages WHERE session_id = ? AND seq >= ? ORDER BY seq'),
+      raiseFloor: db.prepare<void, [string, string]>(
+        'UPDATE sessions SET seq_floor = max(seq_floor, coalesce((SELECT max(seq) FROM messages WHERE session_id = ?), 0)) WHERE id = ?',
       ),
       messagesAfter: db.prepare<MessageRow, [string, number, number]>(
         'SELECT * FROM messages WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?',
@@ -101,16 +110,29 @@ export class SessionRepository {
 
   /** Newest activity first; `after` is the last row of the previous page. */
   page(limit: number, after?: { lastActive: string; id: string }): SessionRow[] {
-    return after ? this.q.nextPage.all(after.lastActive, after.lastActive, after.id, limit) : this.q.firstPage.all(limit)
+    return after ? this.q.nextPage.all(after.lastActive, after.id, limit) : this.q.firstPage.all(limit)
   }
 
   messages(sessionId: string, afterSeq: number, limit: number): MessageRow[] {
     return this.q.messagesAfter.all(sessionId, afterSeq, limit)
   }
 
-  /** The last `count` messages in order: what a turn sends to the engine before its new ones. */
+  /**
+   * The last `count` messages in order, reaching further back to the user (or system) message that
+   * opens the exchange they belong to: what a turn sends the engine before its new ones.
+   */
   lastMessages(sessionId: string, count: number): MessageRow[] {
-    return count > 0 ? this.q.lastMessages.all(sessionId, count) : []
+    if (count <= 0) return []
+    const rows = this.q.lastMessages.all(sessionId, count)
+    const first = rows[0]
+    if (!first || first.role === 'user' || first.role === 'system') return rows
+    const opening = this.q.lastUserBefore.get(sessionId, first.seq)?.seq
+    return opening === null || opening === undefined ? rows : this.q.messagesFrom.all(sessionId, opening)
+  }
+
+  /** Marks the session active now (a turn started on it), if it exists. */
+  touch(id: string, now: string): void {
+    this.q.touch.run(now, id)
   }
 
   allMessages(sessionId: string): MessageRow[] {
@@ -118,17 +140,20 @@ export class SessionRepository {
   }
 
   /**
-   * One turn, atomically: creates the session if it is missing, appends the messages after the last
-   * one, marks it active and, while its title is the default, sets `title`.
+   * One turn, atomically: creates the session if it is missing (unless `create` is false: it was
+   * deleted while the turn ran; then nothing is stored and the answer is false), appends the messages
+   * after the last one, marks it active and, while its title is the default, sets `title`.
    */
-  appendTurn(session: NewSession, messages: readonly NewMessage[], title: string | undefined): void {
-    this.db
+  appendTurn(session: NewSession, messages: readonly NewMessage[], title: string | undefined, create = true): boolean {
+    return this.db
       .transaction(() => {
         const existing = this.q.get.get(session.id)
+        if (!existing && !create) return false
         if (!existing) this.insertSession(session)
         this.appendMessages(session.id, messages)
         this.q.touch.run(session.lastActive, session.id)
         if (title !== undefined && (existing ? existing.title_default === 1 : session.titleDefault)) this.q.setTitle.run(title, 0, session.id)
+        return true
       })
       .immediate()
   }
@@ -148,6 +173,7 @@ export class SessionRepository {
     return this.db
       .transaction(() => {
         if (!this.q.get.get(id)) return false
+        this.q.raiseFloor.run(id, id)
         this.q.deleteMessages.run(id)
         this.q.touch.run(now, id)
         return true
@@ -212,7 +238,7 @@ export class SessionRepository {
   }
 
   private appendMessages(sessionId: string, messages: readonly NewMessage[]): void {
-    let seq = this.q.maxSeq.get(sessionId)?.seq ?? 0
+    let seq = Math.max(this.q.maxSeq.get(sessionId)?.seq ?? 0, this.q.get.get(sessionId)?.seq_floor ?? 0)
     for (const m of messages)
       this.q.insertMessage.run(sessionId, ++seq, m.role, m.content, m.extra, m.timestamp, m.metadata, m.prompt_tokens, m.completion_tokens)
   }

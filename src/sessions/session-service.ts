@@ -143,21 +143,28 @@ export class SessionService {
     const waitMs = Math.max(1, Math.min(this.options.turnWaitMs ?? 30_000, deadlineAt === undefined ? Infinity : deadlineAt - this.now().getTime()))
     const release = await this.locks.acquire(sessionId, signal, waitMs)
     try {
+      // Active from now: the idle sweep does not take a session while a turn runs on it.
+      const existed = this.repo.get(sessionId) !== null
+      if (existed) this.repo.touch(sessionId, this.now().toISOString())
       const history = toEngineHistory(this.repo.lastMessages(sessionId, this.options.maxHistoryMessages))
-      return new SessionTurn(sessionId, [...history, ...requestMessages], requestMessages, { commit: (id, messages, fresh) => this.commit(id, messages, fresh) }, release, this.now)
+      const store = { commit: (id: string, messages: readonly NewMessage[], fresh: readonly Record<string, unknown>[]) => this.commit(id, messages, fresh, existed) }
+      return new SessionTurn(sessionId, [...history, ...requestMessages], requestMessages, store, release, this.now)
     } catch (e) {
       release()
       throw e
     }
   }
 
-  private commit(sessionId: string, messages: readonly NewMessage[], fresh: readonly Record<string, unknown>[]): void {
+  /** Stores a finished turn; a session deleted while its turn ran stays deleted. */
+  private commit(sessionId: string, messages: readonly NewMessage[], fresh: readonly Record<string, unknown>[], existed: boolean): void {
     const at = this.now().toISOString()
-    this.repo.appendTurn(
+    const stored = this.repo.appendTurn(
       { id: sessionId, title: DEFAULT_TITLE, titleDefault: true, metadata: '{}', owner: null, createdAt: at, lastActive: at },
       messages,
       titleFrom(fresh),
+      !existed,
     )
+    if (!stored) this.options.log.info('turn not stored: its session was deleted while it ran', { session_id: sessionId })
   }
 }
 

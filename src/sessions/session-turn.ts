@@ -74,8 +74,9 @@ export class SessionTurn {
 
   /** The stream is over: store the reply (partial, flagged, when the client left), or nothing if it failed. */
   endStream(outcome: StreamOutcome, engineId: string, requestId: string): void {
-    const clientLeft = !outcome.ok && outcome.error instanceof ClientGone
-    if (!outcome.ok && !clientLeft) return this.abandon()
+    // A client that left after the reply finished has the whole reply: only an unfinished one is truncated.
+    const clientLeft = !outcome.ok && outcome.error instanceof ClientGone && this.finishReason === null
+    if (!outcome.ok && !(outcome.error instanceof ClientGone)) return this.abandon()
     const message: Record<string, unknown> = { role: 'assistant', content: this.toolCalls.length && !this.content ? null : this.content }
     if (this.toolCalls.length) message.tool_calls = this.toolCalls
     if (this.reasoning) message.reasoning_content = this.reasoning

@@ -92,4 +92,7 @@ test('a stored engine whose URL is now a config engine is left out, and the conf
   const engines = (await readJson(await api.engines())).engines as { engine_id: string; weight: number; source: string }[]
   expect(engines).toHaveLength(1)
   expect(engines[0]).toMatchObject({ source: 'config', weight: 1 })
+  // The dropped copy is gone from the database too: its id can be registered again, elsewhere.
+  const other = await fakeEngine()
+  expect((await api.register({ engine_id: 'stored', url: other.url })).status).toBe(201)
 })

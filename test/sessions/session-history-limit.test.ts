@@ -17,11 +17,13 @@ async function threeTurns(limit: number) {
   return { gw, engine: engine!, id, replies }
 }
 
-test('max_history_messages 3 sends at most the last 3 stored messages, never opening with an assistant reply', async () => {
+test('max_history_messages 3 never cuts inside an exchange: it reaches back to the user message that opened it', async () => {
   const { gw, engine, id, replies } = await threeTurns(3)
   await chatTurn(gw, id, 'four')
-  // The last 3 are [reply 2, three, reply 3]: the cut falls inside turn 2, so its reply is left out.
+  // The last 3 are [reply 2, three, reply 3]: reply 2 belongs to turn 2, so turn 2's user message comes too.
   expect(messagesOf(engine.inference().at(-1)!)).toEqual([
+    { role: 'user', content: 'two' },
+    { role: 'assistant', content: replies[1] },
     { role: 'user', content: 'three' },
     { role: 'assistant', content: replies[2] },
     { role: 'user', content: 'four' },
