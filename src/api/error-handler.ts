@@ -22,9 +22,11 @@ export function errorHandler(log: Logger) {
       log.error('unhandled error', { request_id: set.headers['x-request-id'], error: String(error), stack: (error as Error)?.stack })
     const anthropic = new URL(request.url).pathname.startsWith('/v1/messages')
     const body = anthropic ? toAnthropicErrorBody(apiError) : toOpenAIErrorBody(apiError)
+    // Anthropic's SDKs read the request id from `request-id` (error.requestID); OpenAI's from x-request-id.
+    const requestId = anthropic ? { 'request-id': String(set.headers['x-request-id']) } : {}
     return new Response(JSON.stringify(body), {
       status: anthropic ? anthropicStatus(apiError.httpStatus) : apiError.httpStatus,
-      headers: { 'content-type': 'application/json', ...apiError.headers },
+      headers: { 'content-type': 'application/json', ...requestId, ...apiError.headers },
     })
   })
 }

@@ -80,11 +80,8 @@ export function managementRoutes({ registry, router, admin, adminKey, routing, s
       const engines = registry.all.map((e) => e.describe())
       return { engines, count: engines.length }
     }, { detail: { tags: ['Management'], summary: 'Every registered engine' } })
-    .post(`${PREFIX}/engines/register`, async ({ body, set }) => {
-      const engine = await admin.register(registerInput(body))
-      set.status = 201
-      return engine.describe()
-    }, { ...guardedBody(RegisterEngineBody), body: 'management.register', detail: { tags: ['Management'], summary: 'Register an engine (checked at once, persisted; 409 on a duplicate id or URL)' } })
+    // 200, as the original control plane answered (its clients check for it), not 201.
+    .post(`${PREFIX}/engines/register`, async ({ body }) => (await admin.register(registerInput(body))).describe(), { ...guardedBody(RegisterEngineBody), body: 'management.register', detail: { tags: ['Management'], summary: 'Register an engine (checked at once, persisted; 409 on a duplicate id or URL)' } })
     .post(`${PREFIX}/engines/prune`, () => {
       const removed = admin.prune()
       return { removed, count: removed.length }

@@ -33,11 +33,20 @@ export function objectField(value: unknown, name: string): Record<string, unknow
  * Elysia drops body fields a schema does not name before validating; on an API where it matters a
  * misspelt field (`wieght`) must be an error, not a change that silently did nothing.
  */
-export function rejectUnknownFields(schema: TObject) {
-  const known = Object.keys(schema.properties)
+export function rejectUnknownFields(schema: TObject, nested: readonly string[] = []) {
   return ({ body }: { body: unknown }) => {
-    if (!body || typeof body !== 'object' || Array.isArray(body)) return
-    const unknown = Object.keys(body).find((key) => !known.includes(key))
-    if (unknown !== undefined) throw invalidRequest(`Unknown parameter: '${unknown}' (accepted: ${known.join(', ')})`, unknown)
+    checkKnown(body, schema, '')
+    for (const key of nested) {
+      const inner = schema.properties[key] as TObject | undefined
+      const value = (body as Record<string, unknown> | null)?.[key]
+      if (inner?.properties) checkKnown(value, inner, `${key}.`)
+    }
   }
+}
+
+function checkKnown(value: unknown, schema: TObject, prefix: string): void {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return
+  const known = Object.keys(schema.properties)
+  const unknown = Object.keys(value).find((key) => !known.includes(key))
+  if (unknown !== undefined) throw invalidRequest(`Unknown parameter: '${prefix}${unknown}' (accepted: ${known.map((k) => prefix + k).join(', ')})`, prefix + unknown)
 }

@@ -46,8 +46,11 @@ export const AnthropicMessagesBody = t.Object(
     top_p: t.Optional(t.Number({ minimum: 0, maximum: 1, description: 'Within [0, 1]' })),
     top_k: t.Optional(Type.Integer({ minimum: 0, description: 'An integer >= 0' })),
     stream: t.Optional(t.Boolean()),
-    // Accepted for client compatibility; a self-hosted fleet has one tier.
+    // Accepted for client compatibility, with nothing to do here: a self-hosted fleet has one tier and
+    // one place, and engines cache prompt prefixes on their own (vLLM's prefix cache).
     service_tier: t.Optional(t.String()),
+    inference_geo: t.Optional(t.String()),
+    cache_control: t.Optional(t.Object({ type: t.String() }, open)),
   },
   { additionalProperties: false },
 )

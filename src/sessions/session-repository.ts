@@ -69,6 +69,9 @@ export class SessionRepository {
         "SELECT max(seq) AS seq FROM messages WHERE session_id = ? AND seq < ? AND role IN ('user', 'system')",
       ),
       messagesFrom: db.prepare<MessageRow, [string, number]>('SELECT * FROM messages WHERE session_id = ? AND seq >= ? ORDER BY seq'),
+      lastSystem: db.prepare<MessageRow, [string]>(
+        "SELECT * FROM messages WHERE session_id = ? AND role IN ('system', 'developer') ORDER BY seq DESC LIMIT 1",
+      ),
       raiseFloor: db.prepare<void, [string, string]>(
         'UPDATE sessions SET seq_floor = max(seq_floor, coalesce((SELECT max(seq) FROM messages WHERE session_id = ?), 0)) WHERE id = ?',
       ),
@@ -128,6 +131,11 @@ export class SessionRepository {
     if (!first || first.role === 'user' || first.role === 'system') return rows
     const opening = this.q.lastUserBefore.get(sessionId, first.seq)?.seq
     return opening === null || opening === undefined ? rows : this.q.messagesFrom.all(sessionId, opening)
+  }
+
+  /** The session's latest system (or developer) message, wherever it stands. */
+  lastSystemMessage(sessionId: string): MessageRow | null {
+    return this.q.lastSystem.get(sessionId)
   }
 
   /** Marks the session active now (a turn started on it), if it exists. */

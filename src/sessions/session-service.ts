@@ -146,13 +146,31 @@ export class SessionService {
       // Active from now: the idle sweep does not take a session while a turn runs on it.
       const existed = this.repo.get(sessionId) !== null
       if (existed) this.repo.touch(sessionId, this.now().toISOString())
-      const history = toEngineHistory(this.repo.lastMessages(sessionId, this.options.maxHistoryMessages))
+      const { engineMessages, toStore } = this.compose(sessionId, requestMessages)
       const store = { commit: (id: string, messages: readonly NewMessage[], fresh: readonly Record<string, unknown>[]) => this.commit(id, messages, fresh, existed) }
-      return new SessionTurn(sessionId, [...history, ...requestMessages], requestMessages, store, release, this.now)
+      return new SessionTurn(sessionId, engineMessages, toStore, store, release, this.now)
     } catch (e) {
       release()
       throw e
     }
+  }
+
+  /**
+   * What the engine gets: one system prompt first (the request's, else the session's latest, however
+   * far back), then the stored conversation, then the request's other messages. A client that resends
+   * its system prompt every turn (Anthropic clients do) gets it stored once, not once per turn.
+   */
+  private compose(sessionId: string, requestMessages: readonly Record<string, unknown>[]) {
+    const leading = requestMessages.findIndex((m) => !isSystem(m))
+    const requestSystem = requestMessages.slice(0, leading < 0 ? requestMessages.length : leading)
+    const rest = requestMessages.slice(requestSystem.length)
+    const storedSystemRow = this.repo.lastSystemMessage(sessionId)
+    const storedSystem = storedSystemRow ? toEngineHistory([storedSystemRow]) : []
+    const rows = this.repo.lastMessages(sessionId, this.options.maxHistoryMessages).filter((row) => !isSystem(row))
+    const history = toEngineHistory(rows)
+    const system = requestSystem.length ? requestSystem : storedSystem
+    const repeated = requestSystem.length === 1 && storedSystem.length === 1 && sameMessage(requestSystem[0]!, storedSystem[0]!)
+    return { engineMessages: [...system, ...history, ...rest], toStore: repeated ? rest : requestMessages }
   }
 
   /** Stores a finished turn; a session deleted while its turn ran stays deleted. */
@@ -178,4 +196,12 @@ function messageCursor(cursor: string): number {
   const value = decodeCursor(cursor) as { seq?: unknown } | undefined
   if (typeof value?.seq !== 'number' || !Number.isInteger(value.seq)) throw invalidRequest('cursor is not one this API returned (use next_cursor as given)', 'cursor')
   return value.seq
+}
+
+function isSystem(message: { role?: unknown }): boolean {
+  return message.role === 'system' || message.role === 'developer'
+}
+
+function sameMessage(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  return a.role === b.role && JSON.stringify(a.content ?? null) === JSON.stringify(b.content ?? null)
 }

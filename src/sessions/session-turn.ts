@@ -94,6 +94,9 @@ export class SessionTurn {
 
   private store_(reply: Record<string, unknown>, metadata: Record<string, unknown>, usage: Usage | undefined): void {
     if (this.settled) return
+    // Tool calls whose arguments are not JSON would break every later turn (engines and Anthropic
+    // clients reject them): such a reply is not stored. A truncated one goes back without its calls.
+    if (metadata.truncated !== true && hasBrokenToolCalls(reply)) return this.abandon()
     this.settled = true
     try {
       const at = this.now().toISOString()
@@ -117,6 +120,20 @@ export class SessionTurn {
     if (delta.function?.name) call.function.name += delta.function.name
     if (delta.function?.arguments) call.function.arguments += delta.function.arguments
   }
+}
+
+function hasBrokenToolCalls(reply: Record<string, unknown>): boolean {
+  if (!Array.isArray(reply.tool_calls)) return false
+  return (reply.tool_calls as { function?: { arguments?: unknown } }[]).some((call) => {
+    const args = call.function?.arguments
+    if (args === undefined || (typeof args === 'string' && args.trim() === '')) return false
+    try {
+      const parsed: unknown = typeof args === 'string' ? JSON.parse(args) : args
+      return typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)
+    } catch {
+      return true
+    }
+  })
 }
 
 /** Per-session mutual exclusion: turns on one session queue up in arrival order. */

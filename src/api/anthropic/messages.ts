@@ -51,7 +51,7 @@ export function anthropicRoutes(dispatcher: Dispatcher, registry: EngineRegistry
         return toAnthropicMessage((await response.json()) as Record<string, unknown>, context)
       },
       {
-        transform: rejectUnknownFields(AnthropicMessagesBody),
+        transform: rejectUnknownFields(AnthropicMessagesBody, ['metadata']),
         body: 'anthropic.messages',
         detail: { tags, summary: 'Anthropic Messages API (stream: true for Anthropic server-sent events), over OpenAI-compatible engines' },
       },
@@ -76,7 +76,7 @@ export function anthropicRoutes(dispatcher: Dispatcher, registry: EngineRegistry
         return { input_tokens }
       },
       {
-        transform: rejectUnknownFields(AnthropicCountTokensBody),
+        transform: rejectUnknownFields(AnthropicCountTokensBody, ['metadata']),
         body: 'anthropic.count_tokens',
         detail: { tags, summary: "Prompt tokens of a Messages request, counted by an engine's own tokenizer" },
       },

@@ -1,0 +1,128 @@
+// Extended thinking: `thinking: {type: enabled}` switches the chat template's thinking on at the
+// engine; the engine's reasoning_content (whole or streamed) comes back as a thinking block before
+// the text block; thinking blocks in the client's history are not sent back to the engine.
+import type Anthropic from '@anthropic-ai/sdk'
+import { afterAll, afterEach, beforeAll, expect, test } from 'bun:test'
+import { anthropicClient, anthropicEventsOf, answerChats, completion, onlyChatRequest } from '../../helpers/anthropic'
+import { jsonResponse, sseResponse, startFakeEngine, type FakeEngine } from '../../helpers/fake-engine'
+import { postJson, startGateway, type TestGateway } from '../../helpers/gateway'
+import { chatChunk, DONE_EVENT, usageChunk } from '../../helpers/sessions'
+
+let engine: FakeEngine
+let gw: TestGateway
+let client: Anthropic
+
+beforeAll(async () => {
+  engine = await startFakeEngine({ models: ['m'] })
+  gw = await startGateway(['--engine', engine.url])
+  client = anthropicClient(gw)
+})
+afterAll(async () => {
+  await gw.stop()
+  await engine.stop()
+})
+afterEach(() => {
+  engine.override = undefined
+  engine.requests.length = 0
+})
+
+const ask = { model: 'm', max_tokens: 2048, messages: [{ role: 'user' as const, content: 'What is 17 * 23?' }] }
+const enabled: Anthropic.ThinkingConfigParam = { type: 'enabled', budget_tokens: 1024 }
+
+test('thinking enabled asks the engine for enable_thinking through chat_template_kwargs', async () => {
+  await client.messages.create({ ...ask, thinking: enabled })
+  const body = onlyChatRequest(engine).body
+  expect(body.chat_template_kwargs).toMatchObject({ enable_thinking: true })
+  // budget_tokens has no OpenAI counterpart and Anthropic's own field does not leak.
+  expect(body.thinking).toBeUndefined()
+  expect(JSON.stringify(body)).not.toContain('budget_tokens')
+})
+
+test('thinking disabled switches enable_thinking off', async () => {
+  await client.messages.create({ ...ask, thinking: { type: 'disabled' } })
+  expect(onlyChatRequest(engine).body.chat_template_kwargs).toMatchObject({ enable_thinking: false })
+})
+
+test('without thinking the engine gets no chat_template_kwargs', async () => {
+  await client.messages.create(ask)
+  expect(onlyChatRequest(engine).body.chat_template_kwargs).toBeUndefined()
+})
+
+test("the engine's reasoning_content is a thinking block before the text block", async () => {
+  answerChats(engine, () => jsonResponse(completion({ reasoning_content: '17 * 23 = 340 + 51 = 391.', content: '391' })))
+  const msg = await client.messages.create({ ...ask, thinking: enabled })
+  expect(msg.content as unknown[]).toEqual([
+    { type: 'thinking', thinking: '17 * 23 = 340 + 51 = 391.', signature: '' },
+    { type: 'text', text: '391' },
+  ])
+  expect(msg.stop_reason).toBe('end_turn')
+})
+
+test("an engine's `reasoning` field (newer vLLM) is a thinking block too", async () => {
+  answerChats(engine, () => jsonResponse(completion({ reasoning: 'Multiply.', content: '391' })))
+  const msg = await client.messages.create({ ...ask, thinking: enabled })
+  expect(msg.content.map((b) => b.type)).toEqual(['thinking', 'text'])
+  expect((msg.content[0] as Anthropic.ThinkingBlock).thinking).toBe('Multiply.')
+})
+
+const reasoningStream = () =>
+  sseResponse([
+    chatChunk({ role: 'assistant', content: '', reasoning_content: '' }),
+    chatChunk({ reasoning_content: '17 * 23 ' }),
+    chatChunk({ reasoning_content: '= 391.' }),
+    chatChunk({ content: 'It is ' }),
+    chatChunk({ content: '391.' }),
+    chatChunk({}, 'stop'),
+    usageChunk({ prompt_tokens: 14, completion_tokens: 9 }),
+    DONE_EVENT,
+  ])
+
+test('streamed reasoning becomes thinking events, then text events, and finalMessage has both blocks in order', async () => {
+  answerChats(engine, reasoningStream)
+  const stream = client.messages.stream({ ...ask, thinking: enabled })
+  const order: string[] = []
+  stream.on('thinking', (delta) => order.push(`thinking:${delta}`))
+  stream.on('text', (delta) => order.push(`text:${delta}`))
+  const final = await stream.finalMessage()
+  expect(order).toEqual(['thinking:17 * 23 ', 'thinking:= 391.', 'text:It is ', 'text:391.'])
+  expect(final.content as unknown[]).toEqual([
+    { type: 'thinking', thinking: '17 * 23 = 391.', signature: '' },
+    { type: 'text', text: 'It is 391.' },
+  ])
+  expect(final.usage).toMatchObject({ input_tokens: 14, output_tokens: 9 })
+})
+
+test('on the wire the thinking block is index 0 and closes before the text block opens at index 1', async () => {
+  answerChats(engine, reasoningStream)
+  const events = anthropicEventsOf(await (await postJson(gw, '/v1/messages', { ...ask, thinking: enabled, stream: true })).text()).map((e) => e.data)
+  const blocks = events.filter((e) => e.type.startsWith('content_block')).map((e) => `${e.type}:${e.index}:${e.delta?.type ?? e.content_block?.type ?? ''}`)
+  expect(blocks).toEqual([
+    'content_block_start:0:thinking',
+    'content_block_delta:0:thinking_delta',
+    'content_block_delta:0:thinking_delta',
+    'content_block_stop:0:',
+    'content_block_start:1:text',
+    'content_block_delta:1:text_delta',
+    'content_block_delta:1:text_delta',
+    'content_block_stop:1:',
+  ])
+})
+
+test('thinking blocks in the assistant history are not sent back to the engine', async () => {
+  const messages: Anthropic.MessageParam[] = [
+    { role: 'user', content: 'What is 17 * 23?' },
+    {
+      role: 'assistant',
+      content: [
+        { type: 'thinking', thinking: 'secret scratch work', signature: 'sig' },
+        { type: 'redacted_thinking', data: 'opaque' },
+        { type: 'text', text: '391' },
+      ],
+    },
+    { role: 'user', content: 'And 17 * 24?' },
+  ]
+  await client.messages.create({ ...ask, thinking: enabled, messages })
+  const req = onlyChatRequest(engine)
+  expect(req.body.messages[1]).toEqual({ role: 'assistant', content: '391' })
+  expect(req.text).not.toContain('secret scratch work')
+})
