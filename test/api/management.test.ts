@@ -30,7 +30,7 @@ test.each(['GET', 'PATCH', 'DELETE'])('%s of an unknown engine_id is 404 not_fou
   expect(await errorOf(res)).toMatchObject({ type: 'not_found_error', code: 'not_found', param: 'engine_id' })
 })
 
-test('a live engine registered by URL is READY in the 201 answer and its models are routable at once', async () => {
+test('a live engine registered by URL is READY in the register answer and its models are routable at once', async () => {
   const engine = await fakeEngine(['m1', 'm2'])
   const { gw, api } = await gateway()
   const body = await registered(api, { engine_id: 'e1', url: engine.url, weight: 2, max_concurrency: 8, metadata: { rack: 'r1' } })
