@@ -1,10 +1,11 @@
 // Anthropic Messages tests' toolkit: the official Anthropic SDK pointed at a test gateway, the chat
 // requests a fake engine received, scripted OpenAI answers (whole completions, and a chunk stream held
-// open until the test lets it go), and readers for Anthropic's SSE events and error envelope.
+// open until the test lets it go), readers for Anthropic's SSE events and error envelope, and the
+// shared engine-and-gateway fixture most files use.
 import Anthropic from '@anthropic-ai/sdk'
-import { expect } from 'bun:test'
-import type { FakeEngine, RecordedRequest } from './fake-engine'
-import type { TestGateway } from './gateway'
+import { afterAll, afterEach, beforeAll, expect } from 'bun:test'
+import { startFakeEngine, type FakeEngine, type FakeEngineOptions, type RecordedRequest } from './fake-engine'
+import { startGateway, type TestGateway } from './gateway'
 
 /** The official Anthropic SDK against the gateway, without SDK-side retries. */
 export function anthropicClient(gw: TestGateway, options: ConstructorParameters<typeof Anthropic>[0] = {}): Anthropic {
@@ -144,4 +145,33 @@ export function heldStream(): HeldStream {
       return cancelled
     },
   }
+}
+
+export interface SharedGateway {
+  readonly engine: FakeEngine
+  readonly gw: TestGateway
+  readonly client: Anthropic
+}
+
+/**
+ * One fake engine (model `m`) behind one gateway for a whole test file, handed to `receive` once
+ * started; the engine's script and request log are reset after each test, both stopped after all.
+ */
+export function sharedGateway(receive: (shared: SharedGateway) => void, engineOptions: FakeEngineOptions = {}): void {
+  let shared: SharedGateway | undefined
+  beforeAll(async () => {
+    const engine = await startFakeEngine({ models: ['m'], ...engineOptions })
+    const gw = await startGateway(['--engine', engine.url])
+    shared = { engine, gw, client: anthropicClient(gw) }
+    receive(shared)
+  })
+  afterAll(async () => {
+    await shared?.gw.stop()
+    await shared?.engine.stop()
+  })
+  afterEach(() => {
+    if (!shared) return
+    shared.engine.override = undefined
+    shared.engine.requests.length = 0
+  })
 }

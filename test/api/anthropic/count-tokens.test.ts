@@ -3,28 +3,15 @@
 // prompt_tokens a chat with the same messages reports; an engine without /tokenize is a 501 saying why.
 import type Anthropic from '@anthropic-ai/sdk'
 import { NotImplementedError } from '@anthropic-ai/sdk'
-import { afterAll, afterEach, beforeAll, expect, test } from 'bun:test'
-import { anthropicClient, expectAnthropicError, rejectionOf } from '../../helpers/anthropic'
-import { jsonResponse, startFakeEngine, type FakeEngine, type RecordedRequest } from '../../helpers/fake-engine'
-import { postJson, startGateway, type TestGateway } from '../../helpers/gateway'
+import { expect, test } from 'bun:test'
+import { expectAnthropicError, rejectionOf, sharedGateway } from '../../helpers/anthropic'
+import { jsonResponse, type FakeEngine, type RecordedRequest } from '../../helpers/fake-engine'
+import { postJson, type TestGateway } from '../../helpers/gateway'
 
 let engine: FakeEngine
 let gw: TestGateway
 let client: Anthropic
-
-beforeAll(async () => {
-  engine = await startFakeEngine({ models: ['m'] })
-  gw = await startGateway(['--engine', engine.url])
-  client = anthropicClient(gw)
-})
-afterAll(async () => {
-  await gw.stop()
-  await engine.stop()
-})
-afterEach(() => {
-  engine.override = undefined
-  engine.requests.length = 0
-})
+sharedGateway((shared) => ({ engine, gw, client } = shared))
 
 const isTokenize = (req: RecordedRequest) => req.method === 'POST' && req.path === '/tokenize'
 const conversation: Anthropic.MessageParam[] = [

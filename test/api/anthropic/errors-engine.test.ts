@@ -3,29 +3,16 @@
 // client's fault, passed on as invalid_request_error with the engine's message).
 import type Anthropic from '@anthropic-ai/sdk'
 import { APIError, BadRequestError, InternalServerError } from '@anthropic-ai/sdk'
-import { afterAll, afterEach, beforeAll, expect, test } from 'bun:test'
-import { anthropicClient, anthropicEventsOf, answerChats, completion, expectAnthropicError, rejectionOf } from '../../helpers/anthropic'
-import { jsonResponse, sseResponse, startFakeEngine, type FakeEngine } from '../../helpers/fake-engine'
-import { postJson, startGateway, type TestGateway } from '../../helpers/gateway'
+import { expect, test } from 'bun:test'
+import { answerChats, anthropicEventsOf, completion, expectAnthropicError, rejectionOf, sharedGateway } from '../../helpers/anthropic'
+import { jsonResponse, sseResponse, type FakeEngine } from '../../helpers/fake-engine'
+import { postJson, type TestGateway } from '../../helpers/gateway'
 import { chatChunk, DONE_EVENT, usageChunk } from '../../helpers/sessions'
 
 let engine: FakeEngine
 let gw: TestGateway
 let client: Anthropic
-
-beforeAll(async () => {
-  engine = await startFakeEngine({ models: ['m'] })
-  gw = await startGateway(['--engine', engine.url])
-  client = anthropicClient(gw)
-})
-afterAll(async () => {
-  await gw.stop()
-  await engine.stop()
-})
-afterEach(() => {
-  engine.override = undefined
-  engine.requests.length = 0
-})
+sharedGateway((shared) => ({ engine, gw, client } = shared))
 
 const tools: Anthropic.Tool[] = [{ name: 'get_weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } }]
 const ask = { model: 'm', max_tokens: 64, tools, messages: [{ role: 'user' as const, content: 'Weather in Paris?' }] }

@@ -2,27 +2,15 @@
 // 404 not_found_error for an unknown model) in Anthropic's envelope {type:"error", error:{type,
 // message}}, which the SDK raises as its typed error, with a message naming the offending field.
 import Anthropic, { BadRequestError, NotFoundError } from '@anthropic-ai/sdk'
-import { afterAll, afterEach, beforeAll, expect, test } from 'bun:test'
-import { anthropicClient, expectAnthropicError, rejectionOf } from '../../helpers/anthropic'
-import { startFakeEngine, type FakeEngine } from '../../helpers/fake-engine'
-import { postJson, startGateway, type TestGateway } from '../../helpers/gateway'
+import { expect, test } from 'bun:test'
+import { expectAnthropicError, rejectionOf, sharedGateway } from '../../helpers/anthropic'
+import { type FakeEngine } from '../../helpers/fake-engine'
+import { postJson, type TestGateway } from '../../helpers/gateway'
 
 let engine: FakeEngine
 let gw: TestGateway
 let client: Anthropic
-
-beforeAll(async () => {
-  engine = await startFakeEngine({ models: ['m'] })
-  gw = await startGateway(['--engine', engine.url])
-  client = anthropicClient(gw)
-})
-afterAll(async () => {
-  await gw.stop()
-  await engine.stop()
-})
-afterEach(() => {
-  engine.requests.length = 0
-})
+sharedGateway((shared) => ({ engine, gw, client } = shared))
 
 const user = [{ role: 'user', content: 'hi' }]
 const valid = { model: 'm', max_tokens: 16, messages: user }

@@ -2,27 +2,15 @@
 // message's order beside its text; an image source the engines cannot take is a 400 naming the block.
 import type Anthropic from '@anthropic-ai/sdk'
 import { BadRequestError } from '@anthropic-ai/sdk'
-import { afterAll, afterEach, beforeAll, expect, test } from 'bun:test'
-import { anthropicClient, expectAnthropicError, onlyChatRequest, rejectionOf } from '../../helpers/anthropic'
-import { startFakeEngine, type FakeEngine } from '../../helpers/fake-engine'
-import { postJson, startGateway, type TestGateway } from '../../helpers/gateway'
+import { expect, test } from 'bun:test'
+import { expectAnthropicError, onlyChatRequest, rejectionOf, sharedGateway } from '../../helpers/anthropic'
+import { type FakeEngine } from '../../helpers/fake-engine'
+import { postJson, type TestGateway } from '../../helpers/gateway'
 
 let engine: FakeEngine
 let gw: TestGateway
 let client: Anthropic
-
-beforeAll(async () => {
-  engine = await startFakeEngine({ models: ['m'] })
-  gw = await startGateway(['--engine', engine.url])
-  client = anthropicClient(gw)
-})
-afterAll(async () => {
-  await gw.stop()
-  await engine.stop()
-})
-afterEach(() => {
-  engine.requests.length = 0
-})
+sharedGateway((shared) => ({ engine, gw, client } = shared))
 
 // A 1×1 transparent PNG.
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII='

@@ -3,28 +3,15 @@
 // it (system first, sampling fields, stop, user; nothing Anthropic-only), multi-turn history, the
 // request-id header and the Anthropic headers clients send.
 import type Anthropic from '@anthropic-ai/sdk'
-import { afterAll, afterEach, beforeAll, expect, test } from 'bun:test'
-import { anthropicClient, answerChats, completion, onlyChatRequest } from '../../helpers/anthropic'
-import { jsonResponse, startFakeEngine, type FakeEngine } from '../../helpers/fake-engine'
-import { postJson, startGateway, type TestGateway } from '../../helpers/gateway'
+import { expect, test } from 'bun:test'
+import { answerChats, anthropicClient, completion, onlyChatRequest, sharedGateway } from '../../helpers/anthropic'
+import { jsonResponse, type FakeEngine } from '../../helpers/fake-engine'
+import { postJson, type TestGateway } from '../../helpers/gateway'
 
 let engine: FakeEngine
 let gw: TestGateway
 let client: Anthropic
-
-beforeAll(async () => {
-  engine = await startFakeEngine({ models: ['m'] })
-  gw = await startGateway(['--engine', engine.url])
-  client = anthropicClient(gw)
-})
-afterAll(async () => {
-  await gw.stop()
-  await engine.stop()
-})
-afterEach(() => {
-  engine.override = undefined
-  engine.requests.length = 0
-})
+sharedGateway((shared) => ({ engine, gw, client } = shared))
 
 const hello = { model: 'm', max_tokens: 64, messages: [{ role: 'user' as const, content: 'Hello gateway' }] }
 

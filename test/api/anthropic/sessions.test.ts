@@ -3,29 +3,16 @@
 // GET /sessions/{id} shows the stored turns; tool use round trips survive the session; a turn whose
 // answer the gateway refused stores nothing; a system prompt resent each turn is not repeated.
 import type Anthropic from '@anthropic-ai/sdk'
-import { afterAll, afterEach, beforeAll, expect, test } from 'bun:test'
-import { anthropicClient, answerChats, chatRequests, completion, rejectionOf } from '../../helpers/anthropic'
-import { jsonResponse, sseResponse, startFakeEngine, type FakeEngine } from '../../helpers/fake-engine'
-import { startGateway, type TestGateway } from '../../helpers/gateway'
+import { expect, test } from 'bun:test'
+import { answerChats, chatRequests, completion, rejectionOf, sharedGateway } from '../../helpers/anthropic'
+import { jsonResponse, sseResponse, type FakeEngine } from '../../helpers/fake-engine'
+import { type TestGateway } from '../../helpers/gateway'
 import { chatChunk, DONE_EVENT, fetchSession, messagesOf, storedSession, usageChunk } from '../../helpers/sessions'
 
 let engine: FakeEngine
 let gw: TestGateway
 let client: Anthropic
-
-beforeAll(async () => {
-  engine = await startFakeEngine({ models: ['m'] })
-  gw = await startGateway(['--engine', engine.url])
-  client = anthropicClient(gw)
-})
-afterAll(async () => {
-  await gw.stop()
-  await engine.stop()
-})
-afterEach(() => {
-  engine.override = undefined
-  engine.requests.length = 0
-})
+sharedGateway((shared) => ({ engine, gw, client } = shared))
 
 let counter = 0
 const newId = () => `anthropic-session-${++counter}-${crypto.randomUUID().slice(0, 8)}`

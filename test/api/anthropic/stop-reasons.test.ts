@@ -3,29 +3,16 @@
 // max_tokens (tool arguments it cut off included, which are no engine error); a plain stop is
 // end_turn; content_filter is refusal.
 import type Anthropic from '@anthropic-ai/sdk'
-import { afterAll, afterEach, beforeAll, expect, test } from 'bun:test'
-import { anthropicClient, anthropicEventsOf, answerChats, completion, onlyChatRequest } from '../../helpers/anthropic'
-import { jsonResponse, sseResponse, startFakeEngine, type FakeEngine } from '../../helpers/fake-engine'
-import { postJson, startGateway, type TestGateway } from '../../helpers/gateway'
+import { expect, test } from 'bun:test'
+import { answerChats, anthropicEventsOf, completion, onlyChatRequest, sharedGateway } from '../../helpers/anthropic'
+import { jsonResponse, sseResponse, type FakeEngine } from '../../helpers/fake-engine'
+import { postJson, type TestGateway } from '../../helpers/gateway'
 import { chatChunk, DONE_EVENT, usageChunk } from '../../helpers/sessions'
 
 let engine: FakeEngine
 let gw: TestGateway
 let client: Anthropic
-
-beforeAll(async () => {
-  engine = await startFakeEngine({ models: ['m'] })
-  gw = await startGateway(['--engine', engine.url])
-  client = anthropicClient(gw)
-})
-afterAll(async () => {
-  await gw.stop()
-  await engine.stop()
-})
-afterEach(() => {
-  engine.override = undefined
-  engine.requests.length = 0
-})
+sharedGateway((shared) => ({ engine, gw, client } = shared))
 
 // The mock answers 'Mock reply from m (sagellm-gateway's built-in mock engine, …). You said: "…"'.
 const ask = { model: 'm', max_tokens: 200, messages: [{ role: 'user' as const, content: 'Hello gateway' }] }

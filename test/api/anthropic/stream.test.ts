@@ -2,10 +2,10 @@
 // the engine's final usage, the same shape as the non-stream answer), Anthropic's event order on the
 // wire, and engine chunks forwarded as they arrive rather than after the engine finished.
 import type Anthropic from '@anthropic-ai/sdk'
-import { afterAll, afterEach, beforeAll, expect, test } from 'bun:test'
-import { anthropicClient, anthropicEventsOf, answerChats, heldStream, onlyChatRequest, type HeldStream } from '../../helpers/anthropic'
-import { sseResponse, startFakeEngine, type FakeEngine } from '../../helpers/fake-engine'
-import { postJson, startGateway, type TestGateway } from '../../helpers/gateway'
+import { afterEach, expect, test } from 'bun:test'
+import { answerChats, anthropicEventsOf, type HeldStream, heldStream, onlyChatRequest, sharedGateway } from '../../helpers/anthropic'
+import { sseResponse, type FakeEngine } from '../../helpers/fake-engine'
+import { postJson, type TestGateway } from '../../helpers/gateway'
 import { chatChunk, DONE_EVENT, usageChunk } from '../../helpers/sessions'
 import { waitFor } from '../../helpers/wait'
 
@@ -13,22 +13,11 @@ let engine: FakeEngine
 let gw: TestGateway
 let client: Anthropic
 let held: HeldStream | undefined
-
-beforeAll(async () => {
-  // A small pause between the mock's chunks: the gateway sees a stream arrive, not one burst.
-  engine = await startFakeEngine({ models: ['m'], chunkDelayMs: 2 })
-  gw = await startGateway(['--engine', engine.url])
-  client = anthropicClient(gw)
-})
-afterAll(async () => {
-  await gw.stop()
-  await engine.stop()
-})
+// A small pause between the mock's chunks: the gateway sees a stream arrive, not one burst.
+sharedGateway((shared) => ({ engine, gw, client } = shared), { chunkDelayMs: 2 })
 afterEach(() => {
   held?.close()
   held = undefined
-  engine.override = undefined
-  engine.requests.length = 0
 })
 
 const hello = { model: 'm', max_tokens: 64, messages: [{ role: 'user' as const, content: 'Hello gateway' }] }

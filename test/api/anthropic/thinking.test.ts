@@ -2,29 +2,16 @@
 // engine; the engine's reasoning_content (whole or streamed) comes back as a thinking block before
 // the text block; thinking blocks in the client's history are not sent back to the engine.
 import type Anthropic from '@anthropic-ai/sdk'
-import { afterAll, afterEach, beforeAll, expect, test } from 'bun:test'
-import { anthropicClient, anthropicEventsOf, answerChats, completion, onlyChatRequest } from '../../helpers/anthropic'
-import { jsonResponse, sseResponse, startFakeEngine, type FakeEngine } from '../../helpers/fake-engine'
-import { postJson, startGateway, type TestGateway } from '../../helpers/gateway'
+import { expect, test } from 'bun:test'
+import { answerChats, anthropicEventsOf, completion, onlyChatRequest, sharedGateway } from '../../helpers/anthropic'
+import { jsonResponse, sseResponse, type FakeEngine } from '../../helpers/fake-engine'
+import { postJson, type TestGateway } from '../../helpers/gateway'
 import { chatChunk, DONE_EVENT, usageChunk } from '../../helpers/sessions'
 
 let engine: FakeEngine
 let gw: TestGateway
 let client: Anthropic
-
-beforeAll(async () => {
-  engine = await startFakeEngine({ models: ['m'] })
-  gw = await startGateway(['--engine', engine.url])
-  client = anthropicClient(gw)
-})
-afterAll(async () => {
-  await gw.stop()
-  await engine.stop()
-})
-afterEach(() => {
-  engine.override = undefined
-  engine.requests.length = 0
-})
+sharedGateway((shared) => ({ engine, gw, client } = shared))
 
 const ask = { model: 'm', max_tokens: 2048, messages: [{ role: 'user' as const, content: 'What is 17 * 23?' }] }
 const enabled: Anthropic.ThinkingConfigParam = { type: 'enabled', budget_tokens: 1024 }

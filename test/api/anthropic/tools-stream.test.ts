@@ -3,29 +3,16 @@
 // block and one tool_use block per call with the right input, partial JSON events on the way, and
 // Anthropic's block sequence on the wire; streamed requests carry tools and tool results like others.
 import type Anthropic from '@anthropic-ai/sdk'
-import { afterAll, afterEach, beforeAll, expect, test } from 'bun:test'
-import { anthropicClient, anthropicEventsOf, answerChats, onlyChatRequest } from '../../helpers/anthropic'
-import { sseResponse, startFakeEngine, type FakeEngine } from '../../helpers/fake-engine'
-import { postJson, startGateway, type TestGateway } from '../../helpers/gateway'
+import { expect, test } from 'bun:test'
+import { answerChats, anthropicEventsOf, onlyChatRequest, sharedGateway } from '../../helpers/anthropic'
+import { sseResponse, type FakeEngine } from '../../helpers/fake-engine'
+import { postJson, type TestGateway } from '../../helpers/gateway'
 import { chatChunk, DONE_EVENT, usageChunk } from '../../helpers/sessions'
 
 let engine: FakeEngine
 let gw: TestGateway
 let client: Anthropic
-
-beforeAll(async () => {
-  engine = await startFakeEngine({ models: ['m'] })
-  gw = await startGateway(['--engine', engine.url])
-  client = anthropicClient(gw)
-})
-afterAll(async () => {
-  await gw.stop()
-  await engine.stop()
-})
-afterEach(() => {
-  engine.override = undefined
-  engine.requests.length = 0
-})
+sharedGateway((shared) => ({ engine, gw, client } = shared))
 
 const tools: Anthropic.Tool[] = [
   { name: 'get_weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } },

@@ -2,28 +2,13 @@
 // the engine's tool_calls as tool_use blocks with parsed input, and the client's tool_result blocks
 // (string, blocks, images, is_error) as OpenAI tool messages answering the calls by id.
 import type Anthropic from '@anthropic-ai/sdk'
-import { afterAll, afterEach, beforeAll, expect, test } from 'bun:test'
-import { anthropicClient, answerChats, completion, onlyChatRequest } from '../../helpers/anthropic'
-import { jsonResponse, startFakeEngine, type FakeEngine } from '../../helpers/fake-engine'
-import { startGateway, type TestGateway } from '../../helpers/gateway'
+import { expect, test } from 'bun:test'
+import { answerChats, completion, onlyChatRequest, sharedGateway } from '../../helpers/anthropic'
+import { jsonResponse, type FakeEngine } from '../../helpers/fake-engine'
 
 let engine: FakeEngine
-let gw: TestGateway
 let client: Anthropic
-
-beforeAll(async () => {
-  engine = await startFakeEngine({ models: ['m'] })
-  gw = await startGateway(['--engine', engine.url])
-  client = anthropicClient(gw)
-})
-afterAll(async () => {
-  await gw.stop()
-  await engine.stop()
-})
-afterEach(() => {
-  engine.override = undefined
-  engine.requests.length = 0
-})
+sharedGateway((shared) => ({ engine, client } = shared))
 
 const weatherTool: Anthropic.Tool = {
   name: 'get_weather',
