@@ -5,6 +5,7 @@ import { Elysia } from 'elysia'
 import { anthropicRoutes } from './api/anthropic/messages'
 import { errorHandler } from './api/error-handler'
 import { healthRoutes } from './api/health'
+import { metricsRoutes } from './api/metrics'
 import { openAIInferenceRoutes } from './api/openai/inference'
 import { openAIModelRoutes } from './api/openai/models'
 import { requestContext } from './api/request-context'
@@ -18,6 +19,8 @@ import { Dispatcher } from './proxy/dispatch'
 import type { InflightTracker } from './proxy/inflight'
 import type { SessionService } from './sessions/session-service'
 import type { Logger } from './telemetry/logger'
+import type { GatewayMetrics, MetricSources } from './telemetry/metrics'
+import { requestTelemetry, type RequestTelemetry } from './telemetry/request-telemetry'
 import { VERSION } from './version'
 
 export interface AppDeps {
@@ -28,16 +31,20 @@ export interface AppDeps {
   readonly log: Logger
   readonly inflight: InflightTracker
   readonly sessions: SessionService
+  readonly telemetry: RequestTelemetry
+  readonly metricSources: MetricSources
 }
 
-export function createApp({ config, registry, router, admin, sessions, log, inflight }: AppDeps) {
-  const dispatcher = new Dispatcher({ registry, router, requestTimeoutMs: config.requestTimeoutMs, retries: config.retries, inflight, log, sessions })
+export function createApp({ config, registry, router, admin, sessions, log, inflight, telemetry, metricSources }: AppDeps) {
+  const dispatcher = new Dispatcher({ registry, router, requestTimeoutMs: config.requestTimeoutMs, retries: config.retries, inflight, log, sessions, telemetry })
+  const metrics: GatewayMetrics = telemetry.metrics
   return new Elysia({
     // Bun's own limit is only a backstop: the body parser enforces the configured one with a proper error.
     serve: { maxRequestBodySize: config.maxBodyBytes * 2 + 1024 * 1024 },
   })
-    .use(errorHandler(log))
+    .use(errorHandler(log, telemetry))
     .use(requestContext(config.maxBodyBytes))
+    .use(requestTelemetry(telemetry))
     .use(
       openapi({
         path: '/swagger',
@@ -59,9 +66,10 @@ export function createApp({ config, registry, router, admin, sessions, log, infl
       }),
     )
     .use(healthRoutes({ version: VERSION, registry, startedAt: new Date(), sessionStats: () => sessions.stats() }))
+    .use(metricsRoutes(metrics, metricSources))
     .use(openAIModelRoutes(registry))
-    .use(openAIInferenceRoutes(dispatcher))
-    .use(anthropicRoutes(dispatcher, registry, config.requestTimeoutMs))
+    .use(openAIInferenceRoutes(dispatcher, telemetry))
+    .use(anthropicRoutes(dispatcher, registry, config.requestTimeoutMs, telemetry))
     .use(sessionRoutes(sessions, config.sessions.ttlMinutes))
     .use(
       managementRoutes({

@@ -20,6 +20,7 @@ import {
 import type { SchedulingPolicy } from './control-plane/admission-queue'
 import type { LocalityOptions, RoutingStrategyName } from './control-plane/routing'
 import { ConfigFileSchema, describeSchema, MAX_SECONDS, type ConfigFile } from './schemas/config-file'
+import { telemetryFromEnv, type TelemetryConfig } from './telemetry/telemetry-config'
 
 export { ConfigFileSchema }
 
@@ -65,6 +66,8 @@ export interface Config {
   readonly circuitBreaker: { readonly failureThreshold: number; readonly cooldownMs: number }
   /** Idle sessions older than ttlMinutes are swept (0: never); only the last maxHistoryMessages go to the engine. */
   readonly sessions: { readonly ttlMinutes: number; readonly maxHistoryMessages: number }
+  /** From the standard OTEL_* variables only. */
+  readonly telemetry: TelemetryConfig
   /** Bearer key for the management API's mutating calls; without one, only loopback clients may mutate. */
   readonly adminKey?: string
 }
@@ -234,6 +237,7 @@ export function loadConfig({ argv, env, readFile = readTextFile }: ConfigSources
       failureThreshold: file.circuit_breaker?.failure_threshold ?? DEFAULTS.breakerFailureThreshold,
       cooldownMs: 1000 * (file.circuit_breaker?.cooldown_seconds ?? DEFAULTS.breakerCooldownSeconds),
     },
+    telemetry: telemetryFromEnv(env),
     sessions: {
       ttlMinutes:
         parseNumber(env[ENV.sessionTtlMinutes], ENV.sessionTtlMinutes, { min: 0, max: 1e9 }) ??

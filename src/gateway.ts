@@ -14,6 +14,9 @@ import { InflightTracker } from './proxy/inflight'
 import { SessionRepository } from './sessions/session-repository'
 import { SessionService } from './sessions/session-service'
 import type { Logger } from './telemetry/logger'
+import { createGatewayMetrics } from './telemetry/metrics'
+import { RequestTelemetry } from './telemetry/request-telemetry'
+import { createTracing, type Tracing } from './telemetry/tracing'
 
 export interface GatewayDeps {
   readonly config: Config
@@ -21,9 +24,11 @@ export interface GatewayDeps {
   readonly log: Logger
   /** How engines are reached over the network (tests may wrap it). */
   readonly engineFetch?: EngineFetch
+  /** Default: from config.telemetry (OTEL_* variables). */
+  readonly tracing?: Tracing
 }
 
-export function assembleGateway({ config, db, log, engineFetch = fetch }: GatewayDeps) {
+export function assembleGateway({ config, db, log, engineFetch = fetch, tracing = createTracing(config.telemetry, { log }) }: GatewayDeps) {
   const registry = new EngineRegistry(engineSpecsFromConfig(config, engineFetch), {
     intervalMs: config.health.intervalMs,
     timeoutMs: config.health.timeoutMs,
@@ -33,11 +38,27 @@ export function assembleGateway({ config, db, log, engineFetch = fetch }: Gatewa
   })
   const admin = new EngineAdmin({ registry, repository: new EngineRepository(db), fetch: engineFetch, drainTimeoutMs: config.drainTimeoutMs, log })
   admin.restore()
-  const router = new Router(registry, { routing: config.routing, scheduling: config.scheduling, breakerCooldownMs: config.circuitBreaker.cooldownMs })
-  const sessions = new SessionService(new SessionRepository(db), { ...config.sessions, turnWaitMs: config.scheduling.queueTimeoutMs, log })
   const inflight = new InflightTracker()
-  const app = createApp({ config, registry, router, admin, sessions, log, inflight })
-  return { app, registry, router, admin, sessions, inflight }
+  // Metrics read the router lazily, so the router can report into them from its first decision.
+  let router: Router | undefined
+  const metricSources = { registry, get router() { return router! }, inflight: () => inflight.size }
+  const metrics = createGatewayMetrics(metricSources)
+  router = new Router(registry, {
+    routing: config.routing,
+    scheduling: config.scheduling,
+    breakerCooldownMs: config.circuitBreaker.cooldownMs,
+    onDecision: (strategy) => metrics.routingDecisions.inc([strategy]),
+    onQueueWait: (seconds) => metrics.queueWait.observe([], seconds),
+  })
+  const sessions = new SessionService(new SessionRepository(db), {
+    ...config.sessions,
+    turnWaitMs: config.scheduling.queueTimeoutMs,
+    log,
+    onStoreOperation: (operation, seconds) => metrics.sessionStore.observe([operation], seconds),
+  })
+  const telemetry = new RequestTelemetry(tracing, metrics, log)
+  const app = createApp({ config, registry, router, admin, sessions, log, inflight, telemetry, metricSources })
+  return { app, registry, router, admin, sessions, inflight, tracing, metrics }
 }
 
 export type Gateway = ReturnType<typeof assembleGateway>

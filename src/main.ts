@@ -41,7 +41,7 @@ try {
   fail(`cannot open database ${config.dbPath}: ${(e as Error).message}`)
 }
 
-const { app, registry, sessions, inflight } = assembleGateway({ config, db, log })
+const { app, registry, sessions, inflight, tracing } = assembleGateway({ config, db, log })
 void registry.start()
 sessions.startSweeper()
 if (registry.all.length === 0)
@@ -75,6 +75,7 @@ async function shutdown(signal: string) {
   }
   registry.stop()
   sessions.stop()
+  await tracing.shutdown()
   db.close()
   log.info('stopped', { drained })
   process.exit(0)

@@ -55,6 +55,7 @@ describe('defaults', () => {
       retries: { max: 2, backoffBaseMs: 500, backoffMaxMs: 10_000 },
       circuitBreaker: { failureThreshold: 3, cooldownMs: 10_000 },
       sessions: { ttlMinutes: 1440, maxHistoryMessages: 100 },
+      telemetry: { serviceName: 'sagellm-gateway', tracesEndpoint: undefined, headers: {}, sampler: 'parentbased_always_on', samplerRatio: 1, captureContent: false },
       adminKey: undefined,
     })
   })

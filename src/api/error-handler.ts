@@ -13,11 +13,17 @@ import {
   toOpenAIErrorBody,
 } from '../errors'
 import type { Logger } from '../telemetry/logger'
+import type { RequestTelemetry } from '../telemetry/request-telemetry'
 
-export function errorHandler(log: Logger) {
+export function errorHandler(log: Logger, telemetry?: RequestTelemetry) {
   return new Elysia({ name: 'error-handler' }).onError({ as: 'global' }, ({ code, error, request, set }) => {
-    if (error instanceof ClientGone) return new Response(null, { status: 499 })
+    const record = telemetry?.recordOf(request)
+    if (error instanceof ClientGone) {
+      record?.failed(499, 'client_closed_request')
+      return new Response(null, { status: 499 })
+    }
     const apiError = toApiError(code, error, request)
+    record?.failed(apiError.httpStatus, apiError.errorCode)
     if (apiError.httpStatus >= 500 && !(error instanceof ApiError))
       log.error('unhandled error', { request_id: set.headers['x-request-id'], error: String(error), stack: (error as Error)?.stack })
     const anthropic = new URL(request.url).pathname.startsWith('/v1/messages')

@@ -18,6 +18,10 @@ export interface RouterOptions {
   }
   readonly scheduling: { readonly policy: SchedulingPolicy; readonly queueSize: number; readonly queueTimeoutMs: number }
   readonly breakerCooldownMs: number
+  /** Told of every routing decision, by strategy (metrics). */
+  readonly onDecision?: (strategy: RoutingStrategyName) => void
+  /** Told how long each request waited in the admission queue, in seconds (metrics). */
+  readonly onQueueWait?: (seconds: number) => void
 }
 
 export interface RouteRequest extends RouteHints {
@@ -51,6 +55,7 @@ export class Router {
       strategy = createStrategy(this.strategyName(request.model), this.options.routing.locality)
       this.strategies.set(request.model, strategy)
     }
+    this.options.onDecision?.(strategy.name)
     return strategy.pick(candidates, request)
   }
 
@@ -77,6 +82,7 @@ export class Router {
         if (retrying) return undefined
         throw this.circuitOpen(model, open)
       }
+      const queuedAt = performance.now()
       const engineId = await this.queue.wait({
         priority: request.priority,
         deadlineAt: request.deadlineAt,
@@ -89,6 +95,7 @@ export class Router {
           return !!engine && !exclude.has(engine) && engine.models.has(model) && engine.servesOperation(operation)
         },
       })
+      this.options.onQueueWait?.((performance.now() - queuedAt) / 1000)
       // offer() took the slot for this request before waking it.
       const engine = this.registry.get(engineId)
       if (engine) return engine

@@ -11,7 +11,9 @@ import { ClientGone, describeFailure, EngineError, engineMessage, postToEngine }
 import { ApiError, deadlineExceeded, enginesFailed, ERROR_CODES, noEngine } from '../errors'
 import type { SessionService } from '../sessions/session-service'
 import type { SessionTurn } from '../sessions/session-turn'
+import { AttemptTelemetry } from '../telemetry/attempt-telemetry'
 import type { Logger } from '../telemetry/logger'
+import type { RequestRecord, RequestTelemetry } from '../telemetry/request-telemetry'
 import { Deadline } from './deadline'
 import type { InflightTracker } from './inflight'
 import { ANTHROPIC_SSE, OPENAI_SSE, openStreamRelay } from './stream-relay'
@@ -35,6 +37,8 @@ export interface DispatchRequest {
   readonly hints: RouteHints
   /** Aborted when the client disconnects. */
   readonly signal: AbortSignal
+  /** The request's telemetry record (server span, log line), when it came through HTTP. */
+  readonly record?: RequestRecord
 }
 
 export interface RetryPolicy {
@@ -52,6 +56,7 @@ export interface DispatcherDeps {
   readonly log: Logger
   /** Chat turns with a session id go through it (history in, turn stored). */
   readonly sessions?: SessionService
+  readonly telemetry: RequestTelemetry
 }
 
 interface Failure {
@@ -64,6 +69,12 @@ export class Dispatcher {
 
   async dispatch(request: DispatchRequest): Promise<Response> {
     const { sessionId } = request.hints
+    this.deps.telemetry.metrics.requests.inc()
+    if (request.record) {
+      request.record.operation = request.operation
+      request.record.model = request.body.model
+      request.record.sessionId = sessionId
+    }
     if (request.operation !== 'chat' || !sessionId || !this.deps.sessions) return this.route(request)
     const turn = await this.deps.sessions.beginTurn(sessionId, request.body.messages as Record<string, unknown>[], request.signal, request.hints.deadlineAt)
     try {
@@ -104,6 +115,8 @@ export class Dispatcher {
         }
         if (!engine) break
         tried.add(engine)
+        if (attempt > 0) this.deps.telemetry.metrics.retries.inc([model])
+        if (request.record) request.record.retries = attempt
         const result = await this.attempt(engine, request, route, stream, turn, failures)
         if (result instanceof Response) {
           // A stream's relay ends the in-flight count when the stream ends.
@@ -116,6 +129,7 @@ export class Dispatcher {
       if (!handedOver) inflight.end()
     }
     if (failures.length === 0) throw noEngine(model, 'every engine serving it became unavailable')
+    this.deps.telemetry.metrics.retriesExhausted.inc([model])
     const detail = failures.map((f) => f.text).join('; ')
     if (failures.every((f) => f.kind === 'timeout')) throw deadlineExceeded(model, detail)
     throw enginesFailed(model, detail)
@@ -136,10 +150,12 @@ export class Dispatcher {
     // The first byte is awaited up to the request timeout, or the client's deadline if that comes first.
     const untilDeadline = request.hints.deadlineAt === undefined ? Infinity : Math.max(1, request.hints.deadlineAt - Date.now())
     const deadline = new Deadline(Math.min(this.deps.requestTimeoutMs, untilDeadline))
+    const observed = new AttemptTelemetry(this.deps.telemetry, request.record, engine, request.operation, route.model, request.body, earlier.length + 1)
+    if (request.record) request.record.engineId = engine.id
     const call = {
       signal: AbortSignal.any([request.signal, deadline.signal, inflight.shutdownSignal]),
       clientSignal: request.signal,
-      headers: { 'x-request-id': request.requestId },
+      headers: observed.traceHeaders({ 'x-request-id': request.requestId }),
     }
     let streaming = false
     let connected = false
@@ -148,6 +164,7 @@ export class Dispatcher {
       connected = true
       if (!stream) {
         const text = await response.text().catch((e) => Promise.reject(describeFailure(e, call)))
+        observed.answered(text)
         registry.recordSuccess(engine)
         turn?.completeFromBody(text, engine.id, request.requestId)
         return new Response(text, { status: 200, headers: JSON_HEADERS })
@@ -162,8 +179,12 @@ export class Dispatcher {
         dialect: request.operation === 'messages' ? ANTHROPIC_SSE : OPENAI_SSE,
         deadline,
         ...call,
-        onData: turn ? (data) => turn.observe(data) : undefined,
+        onData: (data) => {
+          observed.chunk(data)
+          turn?.observe(data)
+        },
         onEnd: (outcome) => {
+          observed.streamEnded(outcome)
           let problem: Error | undefined
           try {
             turn?.endStream(outcome, engine.id, request.requestId)
@@ -176,20 +197,27 @@ export class Dispatcher {
           else engine.breaker.onAbandon()
           router.release(engine)
           inflight.end()
+          request.record?.streamEnded()
           return problem
         },
       })
+      if (request.record) request.record.streaming = true
       streaming = true
       return new Response(body, { status: 200, headers: SSE_HEADERS })
     } catch (e) {
       // The gateway's own failure (a session turn that could not be stored), not the engine's.
-      if (e instanceof ApiError) throw e
+      if (e instanceof ApiError) {
+        observed.failed(new EngineError('protocol', e.message))
+        throw e
+      }
       const error = describeFailure(e, call)
       if (error instanceof ClientGone) {
         engine.breaker.onAbandon()
+        observed.abandoned()
         throw error
       }
       const engineError = error as EngineError
+      observed.failed(engineError)
       if (inflight.shutdownSignal.aborted) throw shuttingDown()
       if (!engineError.retryable) {
         // The engine answered: it is alive, the request was at fault.

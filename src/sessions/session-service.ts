@@ -15,6 +15,8 @@ export interface SessionOptions {
   readonly maxHistoryMessages: number
   /** Longest wait for the session's earlier turn to finish, then 429 (the request's deadline may cut it shorter). */
   readonly turnWaitMs?: number
+  /** Told how long each store operation took, in seconds: `history` (a turn's read), `commit` (its write). */
+  readonly onStoreOperation?: (operation: 'history' | 'commit', seconds: number) => void
   readonly log: Logger
   readonly now?: () => Date
 }
@@ -146,7 +148,9 @@ export class SessionService {
       // Active from now: the idle sweep does not take a session while a turn runs on it.
       const existed = this.repo.get(sessionId) !== null
       if (existed) this.repo.touch(sessionId, this.now().toISOString())
+      const readAt = performance.now()
       const { engineMessages, toStore } = this.compose(sessionId, requestMessages)
+      this.options.onStoreOperation?.('history', (performance.now() - readAt) / 1000)
       const store = { commit: (id: string, messages: readonly NewMessage[], fresh: readonly Record<string, unknown>[]) => this.commit(id, messages, fresh, existed) }
       return new SessionTurn(sessionId, engineMessages, toStore, store, release, this.now)
     } catch (e) {
@@ -176,12 +180,14 @@ export class SessionService {
   /** Stores a finished turn; a session deleted while its turn ran stays deleted. */
   private commit(sessionId: string, messages: readonly NewMessage[], fresh: readonly Record<string, unknown>[], existed: boolean): void {
     const at = this.now().toISOString()
+    const writeAt = performance.now()
     const stored = this.repo.appendTurn(
       { id: sessionId, title: DEFAULT_TITLE, titleDefault: true, metadata: '{}', owner: null, createdAt: at, lastActive: at },
       messages,
       titleFrom(fresh),
       !existed,
     )
+    this.options.onStoreOperation?.('commit', (performance.now() - writeAt) / 1000)
     if (!stored) this.options.log.info('turn not stored: its session was deleted while it ran', { session_id: sessionId })
   }
 }

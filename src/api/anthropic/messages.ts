@@ -12,6 +12,7 @@ import { toOpenAIChat, toOpenAIMessages, type AnthropicRequest } from '../../tra
 import { toAnthropicMessage } from '../../translate/anthropic-response'
 import { AnthropicStreamEncoder } from '../../translate/anthropic-stream'
 import { rejectUnknownFields } from '../params'
+import type { RequestTelemetry } from '../../telemetry/request-telemetry'
 import { requestIdOf } from '../request-context'
 
 const tags = ['Anthropic']
@@ -21,7 +22,7 @@ interface ServerLike {
   timeout(request: Request, seconds: number): void
 }
 
-export function anthropicRoutes(dispatcher: Dispatcher, registry: EngineRegistry, requestTimeoutMs: number) {
+export function anthropicRoutes(dispatcher: Dispatcher, registry: EngineRegistry, requestTimeoutMs: number, telemetry: RequestTelemetry) {
   return new Elysia({ name: 'anthropic' })
     .model(anthropicModels)
     .post(
@@ -37,7 +38,7 @@ export function anthropicRoutes(dispatcher: Dispatcher, registry: EngineRegistry
         // Engines speaking the Anthropic API take the request untranslated (sessions go the translated way).
         await registry.settled()
         if (!hints.sessionId && registry.candidates(body.model, 'messages').length > 0)
-          return dispatcher.dispatch({ operation: 'messages', body: anthropic, requestId, hints, signal: request.signal })
+          return dispatcher.dispatch({ operation: 'messages', body: anthropic, requestId, hints, signal: request.signal, record: telemetry.recordOf(request) })
         const context = { model: body.model, stopSequences: body.stop_sequences ?? [] }
         const response = await dispatcher.dispatch({
           operation: 'chat',
@@ -45,6 +46,7 @@ export function anthropicRoutes(dispatcher: Dispatcher, registry: EngineRegistry
           requestId,
           hints,
           signal: request.signal,
+          record: telemetry.recordOf(request),
         })
         if (body.stream === true && response.body)
           return new Response(toAnthropicStream(response.body, new AnthropicStreamEncoder(context)), { headers: SSE_HEADERS })

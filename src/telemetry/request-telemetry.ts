@@ -1,0 +1,147 @@
+// One record per HTTP request: the server span (continuing the client's W3C trace context), what the
+// dispatcher learned (model, engine, tokens, retries, time to first chunk, time spent on engines), and,
+// when the answer is over (a stream: when it ends), the request's metrics and its one JSON log line.
+import { SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api'
+import { Elysia } from 'elysia'
+import type { Logger } from './logger'
+import type { GatewayMetrics } from './metrics'
+import { contextWith, type Tracing } from './tracing'
+
+/** Routes scraped or polled all the time: their log lines are at debug level. */
+const QUIET_ROUTES = new Set(['/health', '/metrics'])
+
+export class RequestRecord {
+  readonly startedAt = performance.now()
+  status = 200
+  code: string | null = null
+  route = 'unmatched'
+  operation?: string
+  model?: string
+  engineId?: string
+  sessionId?: string
+  retries = 0
+  ttftMs?: number
+  inputTokens?: number
+  outputTokens?: number
+  /** Time spent waiting on engines (first byte, whole answers, streams). */
+  engineMs = 0
+  /** The answer is a stream: the record ends when the stream does. */
+  streaming = false
+  private responded = false
+  private done = false
+
+  constructor(
+    readonly requestId: string,
+    readonly method: string,
+    readonly span: Span,
+    /** The server span's context: the parent of every engine attempt span. */
+    readonly context: Context,
+    private readonly sink: (record: RequestRecord) => void,
+  ) {}
+
+  /** The answer is an error (the error handler's status and code win over the route's). */
+  failed(status: number, code: string | null): void {
+    this.status = status
+    this.code = code ?? String(status)
+  }
+
+  /** The response went out (its head, for a stream). */
+  responseSent(): void {
+    this.responded = true
+    if (!this.streaming) this.finish()
+  }
+
+  /** A streamed answer ended. */
+  streamEnded(): void {
+    this.streaming = false
+    if (this.responded) this.finish()
+  }
+
+  private finish(): void {
+    if (this.done) return
+    this.done = true
+    this.sink(this)
+  }
+}
+
+export class RequestTelemetry {
+  private readonly records = new WeakMap<Request, RequestRecord>()
+
+  constructor(
+    readonly tracing: Tracing,
+    readonly metrics: GatewayMetrics,
+    private readonly log: Logger,
+  ) {}
+
+  begin(request: Request, requestId: string, path: string): RequestRecord {
+    const parent = this.tracing.extract(request.headers)
+    const span = this.tracing.tracer.startSpan(
+      request.method,
+      { kind: SpanKind.SERVER, attributes: { 'http.request.method': request.method, 'url.path': path, 'sagellm.request_id': requestId } },
+      parent,
+    )
+    const record = new RequestRecord(requestId, request.method, span, contextWith(parent, span), (r) => this.end(r))
+    this.records.set(request, record)
+    return record
+  }
+
+  recordOf(request: Request): RequestRecord | undefined {
+    return this.records.get(request)
+  }
+
+  private end(r: RequestRecord): void {
+    const durationMs = performance.now() - r.startedAt
+    const { span } = r
+    span.updateName(`${r.method} ${r.route}`)
+    span.setAttributes({ 'http.route': r.route, 'http.response.status_code': r.status })
+    if (r.code) span.setAttribute('error.type', r.code)
+    if (r.sessionId) span.setAttribute('gen_ai.conversation.id', r.sessionId)
+    if (r.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: r.code ?? String(r.status) })
+    span.end()
+    const m = this.metrics
+    m.httpRequests.inc([r.route, r.method, String(r.status), r.code ?? ''])
+    if (r.operation) {
+      m.latency.add(durationMs)
+      m.overhead.observe([r.operation], Math.max(0, durationMs - r.engineMs) / 1000)
+    }
+    const spanContext = span.spanContext()
+    const line = {
+      request_id: r.requestId,
+      trace_id: trace.isSpanContextValid(spanContext) ? spanContext.traceId : undefined,
+      span_id: trace.isSpanContextValid(spanContext) ? spanContext.spanId : undefined,
+      method: r.method,
+      route: r.route,
+      status: r.status,
+      error_code: r.code ?? undefined,
+      model: r.model,
+      engine_id: r.engineId,
+      session_id: r.sessionId,
+      duration_ms: round(durationMs),
+      ttft_ms: r.ttftMs === undefined ? undefined : round(r.ttftMs),
+      input_tokens: r.inputTokens,
+      output_tokens: r.outputTokens,
+      retries: r.operation ? r.retries : undefined,
+    }
+    if (QUIET_ROUTES.has(r.route)) this.log.debug('request', line)
+    else this.log.info('request', line)
+  }
+}
+
+const round = (ms: number) => Math.round(ms * 100) / 100
+
+/** Starts the record when a request arrives, ends it (or hands it to the stream) when the answer goes out. */
+export function requestTelemetry(telemetry: RequestTelemetry) {
+  return new Elysia({ name: 'request-telemetry' })
+    .onRequest(({ request, set }) => {
+      telemetry.begin(request, String(set.headers['x-request-id']), new URL(request.url).pathname)
+    })
+    .onAfterResponse(({ request, route, set }) => {
+      const record = telemetry.recordOf(request)
+      if (!record) return
+      record.route = route || 'unmatched'
+      // The error handler's answer is authoritative; set.status covers the handlers' own statuses.
+      if (record.code === null && typeof set.status === 'number') record.status = set.status
+      record.responseSent()
+    })
+    .as('global')
+}
