@@ -201,7 +201,7 @@ export class Dispatcher {
           return problem
         },
       })
-      if (request.record) request.record.streaming = true
+      request.record?.streamStarted()
       streaming = true
       return new Response(body, { status: 200, headers: SSE_HEADERS })
     } catch (e) {

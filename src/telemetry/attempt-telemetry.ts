@@ -29,6 +29,9 @@ const REQUEST_PARAMS: Record<string, string> = {
 const PROMPT_TOKENS = /"(?:prompt_tokens|input_tokens)":\s*(\d+)/
 const COMPLETION_TOKENS = /"(?:completion_tokens|output_tokens)":\s*(\d+)/
 const FINISH = /"(?:finish_reason|stop_reason)":\s*"([^"]+)"/
+const FINISH_ALL = /"finish_reason":\s*"([^"]+)"/g
+const RESPONSE_ID = /"id":\s*"([^"]+)"/
+const RESPONSE_MODEL = /"model":\s*"([^"]+)"/
 
 export class AttemptTelemetry {
   private readonly span: Span
@@ -62,7 +65,8 @@ export class AttemptTelemetry {
     }
     if (record) attributes['sagellm.request_id'] = record.requestId
     if (typeof body.trace_id === 'string') attributes['sagellm.trace_id'] = body.trace_id
-    if (typeof body.session_id === 'string') attributes['gen_ai.conversation.id'] = body.session_id
+    const sessionId = record?.sessionId ?? (typeof body.session_id === 'string' ? body.session_id : undefined)
+    if (sessionId) attributes['gen_ai.conversation.id'] = sessionId
     for (const [field, name] of Object.entries(REQUEST_PARAMS)) if (typeof body[field] === 'number') attributes[name] = body[field]
     if (Array.isArray(body.stop)) attributes['gen_ai.request.stop_sequences'] = body.stop.filter((s): s is string => typeof s === 'string')
     if (telemetry.tracing.captureContent && body.messages !== undefined) attributes['gen_ai.input.messages'] = JSON.stringify(body.messages)
@@ -82,19 +86,27 @@ export class AttemptTelemetry {
     const usage = usageAt >= 0 ? text.slice(usageAt, usageAt + 400) : ''
     this.tokens(PROMPT_TOKENS.exec(usage)?.[1], COMPLETION_TOKENS.exec(usage)?.[1])
     if (this.span.isRecording()) {
-      try {
-        const body = JSON.parse(text) as { id?: unknown; model?: unknown; choices?: { finish_reason?: unknown; message?: unknown }[]; stop_reason?: unknown }
-        if (typeof body.id === 'string') this.span.setAttribute('gen_ai.response.id', body.id)
-        if (typeof body.model === 'string') this.span.setAttribute('gen_ai.response.model', body.model)
-        for (const c of body.choices ?? []) if (typeof c.finish_reason === 'string') this.finishReasons.add(c.finish_reason)
-        if (typeof body.stop_reason === 'string') this.finishReasons.add(body.stop_reason)
-        if (this.telemetry.tracing.captureContent && body.choices)
-          this.span.setAttribute('gen_ai.output.messages', JSON.stringify(body.choices.map((c) => c.message ?? null)))
-      } catch {
-        // not JSON: nothing more to record
-      }
+      // Read off the text, not parsed: a long completion would cost a JSON.parse per request.
+      const head = text.slice(0, 300)
+      const id = RESPONSE_ID.exec(head)?.[1]
+      if (id) this.span.setAttribute('gen_ai.response.id', id)
+      const model = RESPONSE_MODEL.exec(head)?.[1]
+      if (model) this.span.setAttribute('gen_ai.response.model', model)
+      for (const match of text.slice(Math.max(0, usageAt - 600)).matchAll(FINISH_ALL)) this.finishReasons.add(match[1]!)
+      if (this.telemetry.tracing.captureContent) this.captureOutput(text)
     }
     this.end(elapsed)
+  }
+
+  /** The completions, only when content capture is on. */
+  private captureOutput(text: string): void {
+    try {
+      const body = JSON.parse(text) as { choices?: { message?: unknown }[]; content?: unknown }
+      const output = body.choices ? body.choices.map((c) => c.message ?? null) : body.content
+      if (output !== undefined) this.span.setAttribute('gen_ai.output.messages', JSON.stringify(output))
+    } catch {
+      // not JSON: nothing to record
+    }
   }
 
   /** One event of a streamed answer passed to the client. */

@@ -51,11 +51,19 @@ export class RequestRecord {
     if (!this.streaming) this.finish()
   }
 
+  /** The answer is a stream (unless it already ended: a short stream can end before it is handed out). */
+  streamStarted(): void {
+    if (!this.streamDone) this.streaming = true
+  }
+
   /** A streamed answer ended. */
   streamEnded(): void {
+    this.streamDone = true
     this.streaming = false
     if (this.responded) this.finish()
   }
+
+  private streamDone = false
 
   private finish(): void {
     if (this.done) return

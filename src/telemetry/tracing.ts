@@ -4,7 +4,6 @@
 // async-context machinery on the request path).
 import { context as otelContext, trace, type Context, type Span, type Tracer } from '@opentelemetry/api'
 import { W3CTraceContextPropagator } from '@opentelemetry/core'
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto'
 import { resourceFromAttributes } from '@opentelemetry/resources'
 import {
   AlwaysOffSampler,
@@ -19,6 +18,7 @@ import {
 import { VERSION } from '../version'
 import type { Logger } from './logger'
 import type { TelemetryConfig } from './telemetry-config'
+import { WorkerSpanExporter } from './worker-exporter'
 
 const propagator = new W3CTraceContextPropagator()
 
@@ -55,14 +55,18 @@ export function createTracing(config: TelemetryConfig, { log, processor }: Traci
   if (!config.tracesEndpoint && !processor) {
     return { ...base, tracer: trace.getTracer('sagellm-gateway'), enabled: false, shutdown: async () => {} }
   }
+  const resource = { 'service.name': config.serviceName, 'service.version': VERSION }
+  // Batches go to a worker thread that encodes and sends them: nothing of the export runs on the request path.
   const spanProcessor =
     processor ??
     new BatchSpanProcessor({
-      exporter: new OTLPTraceExporter({ url: config.tracesEndpoint, headers: { ...config.headers } }),
-      scheduledDelayMillis: 1000,
+      exporter: new WorkerSpanExporter({ url: config.tracesEndpoint!, headers: config.headers, resource }),
+      scheduledDelayMillis: 500,
+      maxExportBatchSize: 1024,
+      maxQueueSize: 16_384,
     })
   const provider = new TracerProvider({
-    resource: resourceFromAttributes({ 'service.name': config.serviceName, 'service.version': VERSION }),
+    resource: resourceFromAttributes(resource),
     sampler: samplerOf(config),
     spanProcessors: [spanProcessor],
   })
