@@ -68,7 +68,8 @@ async function compile({ target, outfile }: Job, bytecode: boolean): Promise<voi
   let result: Bun.BuildOutput
   try {
     result = await Bun.build({
-      entrypoints: ['./src/main.ts'],
+      // The span export worker is its own entrypoint: the executable loads it from its embedded files.
+      entrypoints: ['./src/main.ts', './src/telemetry/export-worker.ts'],
       compile: {
         ...(target ? { target: TARGETS[target] } : {}),
         outfile,

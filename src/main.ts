@@ -6,6 +6,7 @@ import { ConfigError, loadConfig } from './config'
 import { migrate } from './db/migrate'
 import { openDatabase } from './db/open'
 import { assembleGateway } from './gateway'
+import { createTracing } from './telemetry/tracing'
 import { createLogger } from './telemetry/logger'
 import { VERSION } from './version'
 
@@ -41,7 +42,9 @@ try {
   fail(`cannot open database ${config.dbPath}: ${(e as Error).message}`)
 }
 
-const { app, registry, sessions, inflight, tracing } = assembleGateway({ config, db, log })
+// The export worker's URL relative to this file holds both from source and inside the executable.
+const tracing = createTracing(config.telemetry, { log, workerUrl: new URL('./telemetry/export-worker.ts', import.meta.url).href })
+const { app, registry, sessions, inflight } = assembleGateway({ config, db, log, tracing })
 void registry.start()
 sessions.startSweeper()
 if (registry.all.length === 0)

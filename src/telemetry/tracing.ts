@@ -44,9 +44,11 @@ export interface TracingOptions {
   readonly log: Logger
   /** Replaces the OTLP exporter's processor (tests and benchmarks). */
   readonly processor?: SpanProcessor
+  /** The export worker's module URL (see WorkerExporterOptions.workerUrl). */
+  readonly workerUrl?: string
 }
 
-export function createTracing(config: TelemetryConfig, { log, processor }: TracingOptions): Tracing {
+export function createTracing(config: TelemetryConfig, { log, processor, workerUrl }: TracingOptions): Tracing {
   const base = {
     captureContent: config.captureContent,
     extract: (headers: Headers) => propagator.extract(otelContext.active(), headers, headerGetter),
@@ -60,7 +62,7 @@ export function createTracing(config: TelemetryConfig, { log, processor }: Traci
   const spanProcessor =
     processor ??
     new BatchSpanProcessor({
-      exporter: new WorkerSpanExporter({ url: config.tracesEndpoint!, headers: config.headers, resource }),
+      exporter: new WorkerSpanExporter({ url: config.tracesEndpoint!, headers: config.headers, resource, workerUrl }),
       scheduledDelayMillis: 500,
       maxExportBatchSize: 1024,
       maxQueueSize: 16_384,

@@ -8,6 +8,11 @@ export interface WorkerExporterOptions {
   readonly url: string
   readonly headers: Readonly<Record<string, string>>
   readonly resource: Readonly<Record<string, string>>
+  /**
+   * Where the worker's module is. Default: beside this file, which holds when running from source; the
+   * compiled executable embeds it under its own root, so main.ts passes the URL relative to itself.
+   */
+  readonly workerUrl?: string
 }
 
 /** Longest wait for the worker to send what it holds at shutdown. */
@@ -19,7 +24,7 @@ export class WorkerSpanExporter implements SpanExporter {
   private readonly waiting = new Map<number, () => void>()
 
   constructor(options: WorkerExporterOptions) {
-    this.worker = new Worker(new URL('./export-worker.ts', import.meta.url).href)
+    this.worker = new Worker(options.workerUrl ?? new URL('./export-worker.ts', import.meta.url).href)
     this.worker.onmessage = (event: MessageEvent<{ type: string; id: number }>) => {
       if (event.data.type === 'flushed') this.waiting.get(event.data.id)?.()
     }
