@@ -170,3 +170,9 @@ export function gatedSse(head: readonly (object | string)[], tail: readonly (obj
 
 /** The wall clock in nanoseconds (millisecond resolution), comparable with span times. */
 export const nowNs = (): bigint => BigInt(Date.now()) * 1_000_000n
+
+/** The request most tracing tests send, and a client trace context to continue. */
+export const PROMPT = 'Say something about lighthouses'
+export const CHAT = { model: 'm', messages: [{ role: 'user' as const, content: PROMPT }], max_tokens: 200, temperature: 0.5 }
+export const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736'
+export const PARENT_ID = '00f067aa0ba902b7'

@@ -6,15 +6,11 @@ import { rmSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { isChat } from '../helpers/anthropic'
 import { writeYamlConfig } from '../helpers/fleet'
-import { attemptSpansOf, Cleanup, serverSpanOf, spanText, startTraced } from '../helpers/telemetry'
+import { attemptSpansOf, CHAT, Cleanup, PARENT_ID, PROMPT, serverSpanOf, spanText, startTraced, TRACE_ID } from '../helpers/telemetry'
 
 const cleanup = new Cleanup()
 afterEach(() => cleanup.run())
 
-const PROMPT = 'Say something about lighthouses'
-const CHAT = { model: 'm', messages: [{ role: 'user' as const, content: PROMPT }], max_tokens: 200, temperature: 0.5 }
-const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736'
-const PARENT_ID = '00f067aa0ba902b7'
 
 test('OTEL_SERVICE_NAME names the service in the resource of every span', async () => {
   const { gw, flushed } = await startTraced(cleanup, { env: { OTEL_SERVICE_NAME: 'edge-gateway-7' } })

@@ -17,15 +17,15 @@ import {
   serverSpanOf,
   startTraced,
   usageChunk,
+  CHAT,
+  PARENT_ID,
+  PROMPT,
+  TRACE_ID,
 } from '../helpers/telemetry'
 
 const cleanup = new Cleanup()
 afterEach(() => cleanup.run())
 
-const PROMPT = 'Say something about lighthouses'
-const CHAT = { model: 'm', messages: [{ role: 'user' as const, content: PROMPT }], max_tokens: 200, temperature: 0.5 }
-const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736'
-const PARENT_ID = '00f067aa0ba902b7'
 
 test('a chat completion is a SERVER span with the CLIENT span of its engine attempt under it', async () => {
   const { gw, engines, flushed } = await startTraced(cleanup)
