@@ -3,9 +3,9 @@
 // open until the test lets it go), readers for Anthropic's SSE events and error envelope, and the
 // shared engine-and-gateway fixture most files use.
 import Anthropic from '@anthropic-ai/sdk'
-import { afterAll, afterEach, beforeAll, expect } from 'bun:test'
-import { startFakeEngine, type FakeEngine, type FakeEngineOptions, type RecordedRequest } from './fake-engine'
-import { startGateway, type TestGateway } from './gateway'
+import { expect } from 'bun:test'
+import type { FakeEngine, FakeEngineOptions, RecordedRequest } from './fake-engine'
+import { sharedEngineGateway, type TestGateway } from './gateway'
 
 /** The official Anthropic SDK against the gateway, without SDK-side retries. */
 export function anthropicClient(gw: TestGateway, options: ConstructorParameters<typeof Anthropic>[0] = {}): Anthropic {
@@ -158,20 +158,5 @@ export interface SharedGateway {
  * started; the engine's script and request log are reset after each test, both stopped after all.
  */
 export function sharedGateway(receive: (shared: SharedGateway) => void, engineOptions: FakeEngineOptions = {}): void {
-  let shared: SharedGateway | undefined
-  beforeAll(async () => {
-    const engine = await startFakeEngine({ models: ['m'], ...engineOptions })
-    const gw = await startGateway(['--engine', engine.url])
-    shared = { engine, gw, client: anthropicClient(gw) }
-    receive(shared)
-  })
-  afterAll(async () => {
-    await shared?.gw.stop()
-    await shared?.engine.stop()
-  })
-  afterEach(() => {
-    if (!shared) return
-    shared.engine.override = undefined
-    shared.engine.requests.length = 0
-  })
+  sharedEngineGateway(({ engine, gw }) => receive({ engine, gw, client: anthropicClient(gw) }), { models: ['m'], ...engineOptions })
 }

@@ -1,5 +1,6 @@
 // Starts the gateway in-process on 127.0.0.1 (random port) from command-line style arguments, the
 // same path main.ts takes minus signals, and gives tests its URL and an official OpenAI client.
+import { afterAll, afterEach, beforeAll } from 'bun:test'
 import OpenAI from 'openai'
 import { loadConfig, type Config } from '../../src/config'
 import type { EngineRegistry } from '../../src/control-plane/engine-registry'
@@ -10,6 +11,7 @@ import { assembleGateway } from '../../src/gateway'
 import type { InflightTracker } from '../../src/proxy/inflight'
 import type { SessionService } from '../../src/sessions/session-service'
 import { silentLogger, type Logger } from '../../src/telemetry/logger'
+import { startFakeEngine, type FakeEngine, type FakeEngineOptions } from './fake-engine'
 
 export interface TestGateway {
   /** http://127.0.0.1:PORT */
@@ -61,5 +63,32 @@ export function postJson(gw: TestGateway, path: string, body: unknown, headers: 
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
+  })
+}
+
+export interface SharedEngineGateway {
+  readonly engine: FakeEngine
+  readonly gw: TestGateway
+}
+
+/**
+ * One fake engine behind one gateway for a whole test file, handed to `receive` once started; the
+ * engine's script and request log are reset after each test, both stopped after all.
+ */
+export function sharedEngineGateway(receive: (shared: SharedEngineGateway) => void, engineOptions: FakeEngineOptions = {}): void {
+  let shared: SharedEngineGateway | undefined
+  beforeAll(async () => {
+    const engine = await startFakeEngine(engineOptions)
+    shared = { engine, gw: await startGateway(['--engine', engine.url]) }
+    receive(shared)
+  })
+  afterAll(async () => {
+    await shared?.gw.stop()
+    await shared?.engine.stop()
+  })
+  afterEach(() => {
+    if (!shared) return
+    shared.engine.override = undefined
+    shared.engine.requests.length = 0
   })
 }

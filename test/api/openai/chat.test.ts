@@ -1,30 +1,19 @@
 // POST /v1/chat/completions through the official OpenAI SDK and on the wire: plain answers, streams
 // with and without usage reporting, n, max_tokens, and engine chunks (reasoning, tool calls) relayed untouched.
-import { afterAll, afterEach, beforeAll, beforeEach, expect, test } from 'bun:test'
+import { expect, test } from 'bun:test'
 import type OpenAI from 'openai'
-import { sseResponse, startFakeEngine, type FakeEngine } from '../../helpers/fake-engine'
-import { postJson, startGateway, type TestGateway } from '../../helpers/gateway'
+import { sseResponse, type FakeEngine } from '../../helpers/fake-engine'
+import { postJson, sharedEngineGateway, type TestGateway } from '../../helpers/gateway'
 import { collect, sseChunksOf, sseDataOf } from '../../helpers/sse-client'
 
 let engine: FakeEngine
 let gw: TestGateway
 let client: OpenAI
 
-beforeAll(async () => {
-  engine = await startFakeEngine({ models: ['fake-model'] })
-  gw = await startGateway(['--engine', engine.url])
+sharedEngineGateway((shared) => {
+  ;({ engine, gw } = shared)
   client = gw.openai()
-})
-afterAll(async () => {
-  await gw.stop()
-  await engine.stop()
-})
-beforeEach(() => {
-  engine.requests.length = 0
-})
-afterEach(() => {
-  engine.override = undefined
-})
+}, { models: ['fake-model'] })
 
 const messages = [{ role: 'user' as const, content: 'Hello gateway' }]
 

@@ -1,25 +1,18 @@
 // POST /v1/completions (legacy text completion) through the official OpenAI SDK: one prompt or a
 // list, plain or streamed, with usage counted by the engine's tokenizer and passed on unchanged.
-import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { expect, test } from 'bun:test'
 import type OpenAI from 'openai'
 import { countTokens, mockTokenize } from '../../../src/engines/mock-text'
-import { startFakeEngine, type FakeEngine } from '../../helpers/fake-engine'
-import { startGateway, type TestGateway } from '../../helpers/gateway'
+import { sharedEngineGateway, type TestGateway } from '../../helpers/gateway'
 import { collect } from '../../helpers/sse-client'
 
-let engine: FakeEngine
 let gw: TestGateway
 let client: OpenAI
 
-beforeAll(async () => {
-  engine = await startFakeEngine({ models: ['fake-model'] })
-  gw = await startGateway(['--engine', engine.url])
+sharedEngineGateway((shared) => {
+  ;({ gw } = shared)
   client = gw.openai()
-})
-afterAll(async () => {
-  await gw.stop()
-  await engine.stop()
-})
+}, { models: ['fake-model'] })
 
 const PROMPT = 'Once upon a time'
 const PROMPTS = ['The first prompt', 'A second, longer prompt here']

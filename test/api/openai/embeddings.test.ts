@@ -1,9 +1,9 @@
 // POST /v1/embeddings through the official OpenAI SDK (its default base64 transfer and explicit
 // floats) and on the wire, single and batch input.
-import { afterAll, beforeAll, beforeEach, expect, test } from 'bun:test'
+import { expect, test } from 'bun:test'
 import type OpenAI from 'openai'
-import { startFakeEngine, type FakeEngine } from '../../helpers/fake-engine'
-import { postJson, startGateway, type TestGateway } from '../../helpers/gateway'
+import { type FakeEngine } from '../../helpers/fake-engine'
+import { postJson, sharedEngineGateway, type TestGateway } from '../../helpers/gateway'
 
 let engine: FakeEngine
 let gw: TestGateway
@@ -12,18 +12,10 @@ let client: OpenAI
 // The mock engine's default embedding size.
 const DIMENSIONS = 32
 
-beforeAll(async () => {
-  engine = await startFakeEngine({ models: ['fake-embed'] })
-  gw = await startGateway(['--engine', engine.url])
+sharedEngineGateway((shared) => {
+  ;({ engine, gw } = shared)
   client = gw.openai()
-})
-afterAll(async () => {
-  await gw.stop()
-  await engine.stop()
-})
-beforeEach(() => {
-  engine.requests.length = 0
-})
+}, { models: ['fake-embed'] })
 
 function expectVector(vector: unknown, length = DIMENSIONS) {
   expect(Array.isArray(vector)).toBe(true)

@@ -1,30 +1,19 @@
 // Fields the gateway does not read reach the engine untouched (STYLE habit 4b), the gateway's own
 // extension fields do not, and the request id travels client → gateway → engine → client.
-import { afterAll, afterEach, beforeAll, beforeEach, expect, test } from 'bun:test'
+import { expect, test } from 'bun:test'
 import type OpenAI from 'openai'
-import { startFakeEngine, type FakeEngine } from '../../helpers/fake-engine'
-import { postJson, startGateway, type TestGateway } from '../../helpers/gateway'
+import { type FakeEngine } from '../../helpers/fake-engine'
+import { postJson, sharedEngineGateway, type TestGateway } from '../../helpers/gateway'
 import { collect } from '../../helpers/sse-client'
 
 let engine: FakeEngine
 let gw: TestGateway
 let client: OpenAI
 
-beforeAll(async () => {
-  engine = await startFakeEngine({ models: ['fake-model'] })
-  gw = await startGateway(['--engine', engine.url])
+sharedEngineGateway((shared) => {
+  ;({ engine, gw } = shared)
   client = gw.openai()
-})
-afterAll(async () => {
-  await gw.stop()
-  await engine.stop()
-})
-beforeEach(() => {
-  engine.requests.length = 0
-})
-afterEach(() => {
-  engine.override = undefined
-})
+}, { models: ['fake-model'] })
 
 type Body = Record<string, unknown>
 
