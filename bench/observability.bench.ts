@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { startFakeEngine } from '../test/helpers/fake-engine'
 import { Histogram } from '../src/telemetry/prometheus'
 
-const REQUESTS = 2000
+const REQUESTS = 4000
 const CONCURRENCY = 16
 const RUNS = 4
 const RUN_CAP_MS = 20_000
@@ -42,7 +42,12 @@ async function startGatewayProcess(env: Record<string, string>) {
     if (ok) break
     await Bun.sleep(100)
   }
-  return { url, stop: async () => { child.kill('SIGTERM'); await child.exited } }
+  /** CPU seconds the gateway process has used so far (user + system, all its threads), from /proc. */
+  const cpuSeconds = async () => {
+    const fields = (await Bun.file(`/proc/${child.pid}/stat`).text()).split(') ')[1]!.split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  }
+  return { url, cpuSeconds, stop: async () => { child.kill('SIGTERM'); await child.exited } }
 }
 
 async function throughput(url: string): Promise<number> {
@@ -66,6 +71,7 @@ async function throughput(url: string): Promise<number> {
 
 const endpoint = `http://127.0.0.1:${otlp.port}`
 const results = { off: [] as number[], on: [] as number[], tenth: [] as number[] }
+const cpu = { off: [] as number[], on: [] as number[], tenth: [] as number[] }
 const settings = {
   off: {},
   on: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_TRACES_SAMPLER: 'always_on' },
@@ -75,7 +81,9 @@ for (let run = 0; run < RUNS; run++) {
   for (const setting of ['off', 'on', 'tenth'] as const) {
     const gw = await startGatewayProcess(settings[setting])
     await throughput(gw.url) // warm-up
+    const cpuBefore = await gw.cpuSeconds()
     results[setting].push(await throughput(gw.url))
+    cpu[setting].push(((await gw.cpuSeconds()) - cpuBefore) / REQUESTS)
     await gw.stop()
   }
 }
@@ -95,11 +103,12 @@ const observeNs = (Bun.nanoseconds() - t0) / N
 
 console.log(`observability overhead, bun ${Bun.version}, ${RUNS} runs × ${REQUESTS} requests, ${CONCURRENCY} concurrent clients, 1 in 4 streamed`)
 console.log('')
-console.log('| setting | median req/s | runs (req/s) |')
-console.log('|---|---:|---|')
-console.log(`| tracing off, metrics on | ${off.toFixed(0)} | ${results.off.map((x) => x.toFixed(0)).join(', ')} |`)
-console.log(`| tracing on (always_on, OTLP export to loopback), metrics on | ${on.toFixed(0)} | ${results.on.map((x) => x.toFixed(0)).join(', ')} |`)
-console.log(`| tracing on, 10% of traces sampled (parentbased_traceidratio 0.1), metrics on | ${tenth.toFixed(0)} | ${results.tenth.map((x) => x.toFixed(0)).join(', ')} |`)
+const us = (setting: keyof typeof cpu) => (median(cpu[setting]) * 1e6).toFixed(0)
+console.log('| setting | median req/s | runs (req/s) | gateway CPU per request (µs, all threads) |')
+console.log('|---|---:|---|---:|')
+console.log(`| tracing off, metrics on | ${off.toFixed(0)} | ${results.off.map((x) => x.toFixed(0)).join(', ')} | ${us('off')} |`)
+console.log(`| tracing on (always_on, OTLP export to loopback), metrics on | ${on.toFixed(0)} | ${results.on.map((x) => x.toFixed(0)).join(', ')} | ${us('on')} |`)
+console.log(`| tracing on, 10% of traces sampled (parentbased_traceidratio 0.1), metrics on | ${tenth.toFixed(0)} | ${results.tenth.map((x) => x.toFixed(0)).join(', ')} | ${us('tenth')} |`)
 console.log('')
 console.log(`throughput with tracing: always_on ${((on / off) * 100).toFixed(1)}%, 10% sampled ${((tenth / off) * 100).toFixed(1)}% of without; OTLP requests received: ${receiver.requests} (${(receiver.bytes / 1024).toFixed(0)} KiB)`)
 console.log(`one labelled histogram observation: ${observeNs.toFixed(0)} ns`)

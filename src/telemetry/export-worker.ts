@@ -1,6 +1,6 @@
 // The span export worker: turns batches of finished spans into OTLP/protobuf and sends them with the
 // standard exporter, on its own thread, so encoding and HTTP never run on the request path.
-// Messages in: init {url, headers, resource}, spans {spans}, flush {id}; out: flushed {id}.
+// Messages in: init {url, headers, resource}, spans {json: PlainSpan[] as JSON}, flush {id}; out: flushed {id}.
 import { ExportResultCode } from '@opentelemetry/core'
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto'
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources'
@@ -10,7 +10,7 @@ declare const self: Worker
 
 type Message =
   | { type: 'init'; url: string; headers: Record<string, string>; resource: Record<string, string> }
-  | { type: 'spans'; spans: PlainSpan[] }
+  | { type: 'spans'; json: string }
   | { type: 'flush'; id: number }
 
 let exporter: OTLPTraceExporter | undefined
@@ -23,7 +23,7 @@ self.onmessage = (event: MessageEvent<Message>) => {
     exporter = new OTLPTraceExporter({ url: message.url, headers: message.headers })
     resource = resourceFromAttributes(message.resource)
   } else if (message.type === 'spans' && exporter && resource) {
-    const spans = message.spans.map((s) => fromPlainSpan(s, resource!))
+    const spans = (JSON.parse(message.json) as PlainSpan[]).map((s) => fromPlainSpan(s, resource!))
     const sent = new Promise<void>((resolve) =>
       exporter!.export(spans, (result) => {
         if (result.code !== ExportResultCode.SUCCESS) console.error(JSON.stringify({ ts: new Date().toISOString(), level: 'warning', msg: 'span export failed', error: String(result.error) }))

@@ -34,7 +34,8 @@ export class WorkerSpanExporter implements SpanExporter {
   }
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
-    this.worker.postMessage({ type: 'spans', spans: spans.map(toPlainSpan) })
+    // One JSON string per batch: much cheaper for the request thread than a structured clone of objects.
+    this.worker.postMessage({ type: 'spans', json: JSON.stringify(spans.map(toPlainSpan)) })
     resultCallback({ code: ExportResultCode.SUCCESS })
   }
 
