@@ -113,10 +113,12 @@ export class RequestTelemetry {
       m.overhead.observe([r.operation], Math.max(0, durationMs - r.engineMs) / 1000)
     }
     const spanContext = span.spanContext()
+    const traced = trace.isSpanContextValid(spanContext)
     const line = {
       request_id: r.requestId,
-      trace_id: trace.isSpanContextValid(spanContext) ? spanContext.traceId : undefined,
-      span_id: trace.isSpanContextValid(spanContext) ? spanContext.spanId : undefined,
+      trace_id: traced ? spanContext.traceId : undefined,
+      // Without tracing the span is the client's own: its id would name no span of ours.
+      span_id: traced && this.tracing.enabled ? spanContext.spanId : undefined,
       method: r.method,
       route: r.route,
       status: r.status,

@@ -186,3 +186,17 @@ test("neither an engine's api_key nor the admin key appears in any log line", as
     expect(line).not.toContain(ADMIN_KEY)
   }
 })
+
+test('without tracing, a client traceparent gives the line its trace id but no span id (no span of ours exists)', async () => {
+  const logged = await loggedGateway()
+  const traceId = '0af7651916cd43dd8448eb211c80319c'
+  const res = await logged.gw.fetch('/v1/chat/completions', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', traceparent: `00-${traceId}-b7ad6b7169203331-01` },
+    body: JSON.stringify(CHAT),
+  })
+  expect(res.status).toBe(200)
+  const [line] = await linesOf(logged, res.headers.get('x-request-id')!)
+  expect(line).toMatchObject({ trace_id: traceId })
+  expect(line).not.toHaveProperty('span_id')
+})
