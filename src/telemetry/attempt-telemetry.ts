@@ -3,7 +3,7 @@
 // as traceparent), and the GenAI metrics (duration, tokens, time to first chunk, time per chunk).
 // Response fields are parsed from the engine's answer only while the span is being recorded; token
 // counts are read cheaply from the usage object at the end of the answer.
-import { SpanKind, SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api'
+import { SpanKind, SpanStatusCode, trace, type Attributes, type Span } from '@opentelemetry/api'
 import type { Engine, Operation } from '../control-plane/engine'
 import type { EngineError } from '../engines/engine-client'
 import type { StreamOutcome } from '../proxy/stream-relay'
@@ -54,6 +54,12 @@ export class AttemptTelemetry {
   ) {
     this.operation = OPERATION_NAMES[op]
     this.labels = [this.operation, model, engine.id]
+    // Every sampler here decides a trace once (by its parent or its trace id): under a request span that
+    // is not recorded, the attempt would not be either. Its context is the request's, at no cost.
+    if (record && !record.span.isRecording()) {
+      this.span = trace.wrapSpanContext(record.span.spanContext())
+      return
+    }
     const attributes: Attributes = {
       'gen_ai.operation.name': this.operation,
       'gen_ai.provider.name': engine.api,
@@ -75,7 +81,7 @@ export class AttemptTelemetry {
 
   /** traceparent (and tracestate) for the engine request, so engine spans join the trace. */
   traceHeaders(headers: Record<string, string>): Record<string, string> {
-    if (this.record) this.telemetry.tracing.inject(contextWith(this.record.context, this.span), headers)
+    if (this.record) this.telemetry.tracing.inject(this.span.isRecording() ? contextWith(this.record.context, this.span) : this.record.context, headers)
     return headers
   }
 
