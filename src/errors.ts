@@ -72,8 +72,8 @@ export const modelNotFound = (model: string) =>
 export const routeNotFound = (method: string, path: string) =>
   new ApiError(404, `No route for ${method} ${path}`, 'not_found_error', ERROR_CODES.notFound)
 
-export const noEngine = (model: string, detail: string) =>
-  new ApiError(503, `No healthy engines serve model '${model}': ${detail}`, 'server_error', ERROR_CODES.unavailable, 'model')
+export const noEngine = (model: string, detail: string, headers: Record<string, string> = {}) =>
+  new ApiError(503, `No healthy engines serve model '${model}': ${detail}`, 'server_error', ERROR_CODES.unavailable, 'model', headers)
 
 export const enginesFailed = (model: string, detail: string) =>
   new ApiError(502, `Every engine serving model '${model}' failed: ${detail}`, 'server_error', ERROR_CODES.engineError)

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pkg from '../package.json' with { type: 'json' }
 import { ENV } from '../src/config'
+import { collectLines } from './helpers/gateway-process'
 import { waitFor } from './helpers/wait'
 
 const MAIN = join(import.meta.dir, '..', 'src', 'main.ts')
@@ -62,19 +63,9 @@ async function runToExit(args: string[], env: Record<string, string> = {}) {
 
 /** Collects a child's stdout as lines as they arrive, so tests can wait for a given log line. */
 class LineReader {
-  readonly lines: string[] = []
+  readonly lines: string[]
   constructor(stream: ReadableStream<Uint8Array>) {
-    void (async () => {
-      let buffered = ''
-      const decoder = new TextDecoder()
-      for await (const chunk of stream) {
-        buffered += decoder.decode(chunk, { stream: true })
-        const parts = buffered.split('\n')
-        buffered = parts.pop()!
-        this.lines.push(...parts)
-      }
-      if (buffered) this.lines.push(buffered)
-    })()
+    this.lines = collectLines(stream)
   }
 
   /** The first JSON log line whose msg is `msg`, waiting for it with a bound. */

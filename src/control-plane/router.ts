@@ -3,7 +3,7 @@
 // max_concurrency; the model's routing strategy chooses among them. When every candidate is at
 // capacity the request waits in the admission queue; a freed slot is handed straight to the waiter
 // the scheduling policy puts first, so a newcomer cannot take it from under the queue.
-import { ApiError, ERROR_CODES, noEngine } from '../errors'
+import { noEngine, type ApiError } from '../errors'
 import { AdmissionQueue, type SchedulingPolicy } from './admission-queue'
 import type { Engine, Operation } from './engine'
 import type { EngineRegistry } from './engine-registry'
@@ -133,10 +133,10 @@ export class Router {
 
   private circuitOpen(model: string, engines: readonly Engine[]): ApiError {
     const seconds = Math.max(1, Math.ceil(this.options.breakerCooldownMs / 1000))
-    const error = noEngine(
+    return noEngine(
       model,
       `the circuit breaker of every engine serving it is open after repeated failures (${engines.map((e) => `${e.id}: ${e.lastError ?? 'failed'}`).join('; ')}); retry in ${seconds} s`,
+      { 'retry-after': String(seconds) },
     )
-    return new ApiError(error.httpStatus, error.message, error.type, ERROR_CODES.unavailable, error.param, { 'retry-after': String(seconds) })
   }
 }

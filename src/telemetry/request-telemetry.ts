@@ -81,13 +81,12 @@ export class RequestTelemetry {
     private readonly log: Logger,
   ) {}
 
-  begin(request: Request, requestId: string, path: string): RequestRecord {
+  begin(request: Request, requestId: string): RequestRecord {
     const parent = this.tracing.extract(request.headers)
-    const span = this.tracing.tracer.startSpan(
-      request.method,
-      { kind: SpanKind.SERVER, attributes: { 'http.request.method': request.method, 'url.path': path, 'sagellm.request_id': requestId } },
-      parent,
-    )
+    const span = this.tracing.tracer.startSpan(request.method, { kind: SpanKind.SERVER }, parent)
+    // Attributes only for a span that is recorded: with tracing off this is every request's path.
+    if (span.isRecording())
+      span.setAttributes({ 'http.request.method': request.method, 'url.path': new URL(request.url).pathname, 'sagellm.request_id': requestId })
     const record = new RequestRecord(requestId, request.method, span, contextWith(parent, span), (r) => this.end(r))
     this.records.set(request, record)
     return record
@@ -112,6 +111,9 @@ export class RequestTelemetry {
       m.latency.add(durationMs)
       m.overhead.observe([r.operation], Math.max(0, durationMs - r.engineMs) / 1000)
     }
+    const quiet = QUIET_ROUTES.has(r.route)
+    // The line is built only when its level is written.
+    if (!this.log.enabled(quiet ? 'debug' : 'info')) return
     const spanContext = span.spanContext()
     const traced = trace.isSpanContextValid(spanContext)
     const line = {
@@ -132,7 +134,7 @@ export class RequestTelemetry {
       output_tokens: r.outputTokens,
       retries: r.operation ? r.retries : undefined,
     }
-    if (QUIET_ROUTES.has(r.route)) this.log.debug('request', line)
+    if (quiet) this.log.debug('request', line)
     else this.log.info('request', line)
   }
 }
@@ -143,7 +145,7 @@ const round = (ms: number) => Math.round(ms * 100) / 100
 export function requestTelemetry(telemetry: RequestTelemetry) {
   return new Elysia({ name: 'request-telemetry' })
     .onRequest(({ request, set }) => {
-      telemetry.begin(request, String(set.headers['x-request-id']), new URL(request.url).pathname)
+      telemetry.begin(request, String(set.headers['x-request-id']))
     })
     .onAfterResponse(({ request, route, set }) => {
       const record = telemetry.recordOf(request)

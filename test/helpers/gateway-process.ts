@@ -80,7 +80,8 @@ export async function waitForModel(url: string, model: string, timeoutMs = 10_00
   )
 }
 
-function collectLines(stream: ReadableStream<Uint8Array>): string[] {
+/** A child's output as lines, filled in as they arrive. */
+export function collectLines(stream: ReadableStream<Uint8Array>): string[] {
   const lines: string[] = []
   void (async () => {
     let buffered = ''
