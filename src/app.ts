@@ -1,15 +1,20 @@
-// createApp(deps): the gateway's HTTP surface, assembled in order (errors → request context → docs →
-// routes). No side effects: it neither listens nor starts timers; main.ts does that.
+// createApp(deps): the gateway's HTTP surface, assembled in order (errors → request context →
+// telemetry → CORS → auth → docs → routes). No side effects: it neither listens nor starts timers;
+// main.ts does that.
 import { openapi } from '@elysiajs/openapi'
 import { Elysia } from 'elysia'
 import { anthropicRoutes } from './api/anthropic/messages'
+import { authGate } from './api/auth'
+import { cors } from './api/cors'
 import { errorHandler } from './api/error-handler'
+import { keyRoutes } from './api/keys'
 import { healthRoutes } from './api/health'
 import { metricsRoutes } from './api/metrics'
 import { openAIInferenceRoutes } from './api/openai/inference'
 import { openAIModelRoutes } from './api/openai/models'
 import { requestContext } from './api/request-context'
 import { sessionRoutes } from './api/sessions'
+import type { AccessControl } from './auth/access-control'
 import type { Config } from './config'
 import { managementRoutes } from './api/management'
 import type { EngineAdmin } from './control-plane/engine-admin'
@@ -33,18 +38,22 @@ export interface AppDeps {
   readonly sessions: SessionService
   readonly telemetry: RequestTelemetry
   readonly metricSources: MetricSources
+  readonly access: AccessControl
 }
 
-export function createApp({ config, registry, router, admin, sessions, log, inflight, telemetry, metricSources }: AppDeps) {
+export function createApp({ config, registry, router, admin, sessions, log, inflight, telemetry, metricSources, access }: AppDeps) {
   const dispatcher = new Dispatcher({ registry, router, requestTimeoutMs: config.requestTimeoutMs, retries: config.retries, inflight, log, sessions, telemetry })
   const metrics: GatewayMetrics = telemetry.metrics
+  const gate = authGate(access, config.adminKey, telemetry)
   return new Elysia({
     // Bun's own limit is only a backstop: the body parser enforces the configured one with a proper error.
     serve: { maxRequestBodySize: config.maxBodyBytes * 2 + 1024 * 1024 },
   })
     .use(errorHandler(log, telemetry))
-    .use(requestContext(config.maxBodyBytes))
+    .use(requestContext({ maxBodyBytes: config.maxBodyBytes, ...config.limits }))
     .use(requestTelemetry(telemetry))
+    .use(cors(config.cors))
+    .use(gate.plugin)
     .use(
       openapi({
         path: '/swagger',
@@ -67,16 +76,22 @@ export function createApp({ config, registry, router, admin, sessions, log, infl
     )
     .use(healthRoutes({ version: VERSION, registry, startedAt: new Date(), sessionStats: () => sessions.stats() }))
     .use(metricsRoutes(metrics, metricSources))
-    .use(openAIModelRoutes(registry))
-    .use(openAIInferenceRoutes(dispatcher, telemetry))
-    .use(anthropicRoutes(dispatcher, registry, config.requestTimeoutMs, telemetry))
-    .use(sessionRoutes(sessions, config.sessions.ttlMinutes))
+    .use(openAIModelRoutes(registry, (request) => access.modelFilter(gate.principalOf(request))))
+    .use(openAIInferenceRoutes(dispatcher, telemetry, gate.admitInference))
+    .use(
+      anthropicRoutes(dispatcher, registry, config.requestTimeoutMs, telemetry, {
+        admit: gate.admitInference,
+        checkModel: (request, model) => access.checkModel(gate.principalOf(request), model),
+      }),
+    )
+    .use(sessionRoutes(sessions, config.sessions.ttlMinutes, access, gate.principalOf))
+    .use(keyRoutes(access, gate.requireAdmin))
     .use(
       managementRoutes({
         registry,
         router,
         admin,
-        adminKey: config.adminKey,
+        requireAdmin: gate.requireAdmin,
         routing: config.routing,
         schedulingPolicy: config.scheduling.policy,
       }),

@@ -18,6 +18,8 @@ Usage: sagellm-gateway [options]
   --max-body-bytes N          largest accepted request body (default ${DEFAULTS.maxBodyBytes})
   --drain-timeout SECONDS     on SIGTERM/SIGINT, how long in-flight requests may finish (default 30)
   --admin-key KEY             bearer key for the management API (env ${ENV.adminKey}); none: loopback only
+  --api-key KEY               an API key clients must send, repeatable (env ${ENV.apiKeys}, comma-separated);
+                              none and no virtual keys issued: the gateway is open
   --control-plane             accepted for compatibility; the control plane is always embedded
   -v, --version               print the version and exit
   -h, --help                  print this help and exit
@@ -26,6 +28,6 @@ Single engine, as the original: ${ENV.engineHost}, ${ENV.enginePort}, ${ENV.engi
 Sessions: idle sessions expire after ${ENV.sessionTtlMinutes} minutes (default ${DEFAULTS.sessionTtlMinutes}; 0 = never).
 Tracing: the standard OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS,
 OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER(_ARG), OTEL_SDK_DISABLED, OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT.
-Everything else (routing, scheduling, retries, circuit breaker, health, sessions) is set in the config
+Everything else (routing, scheduling, retries, circuit breaker, health, sessions, auth, limits, cors, usage) is set in the config
 file; see deploy/config.example.yaml.
 `

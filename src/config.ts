@@ -70,6 +70,14 @@ export interface Config {
   readonly telemetry: TelemetryConfig
   /** Bearer key for the management API's mutating calls; without one, only loopback clients may mutate. */
   readonly adminKey?: string
+  /** Static API keys; with any (or any virtual key issued), every route but the public ones needs a key. */
+  readonly auth: { readonly apiKeys: readonly string[]; readonly metricsPublic: boolean; readonly docsPublic: boolean }
+  /** Hostile-input limits besides maxBodyBytes. */
+  readonly limits: { readonly maxMessages: number; readonly maxStringChars: number; readonly maxJsonDepth: number; readonly maxHeaderBytes: number }
+  /** Browser origins allowed to call (empty: CORS off). */
+  readonly cors: { readonly allowOrigins: readonly string[]; readonly maxAgeSeconds: number }
+  /** How often counted usage is written to the database. */
+  readonly usage: { readonly flushIntervalMs: number }
 }
 
 export { ConfigError }
@@ -102,6 +110,9 @@ export const DEFAULTS = {
   breakerCooldownSeconds: 10,
   sessionTtlMinutes: 1440,
   maxHistoryMessages: 100,
+  limits: { maxMessages: 2048, maxStringChars: 8 * 1024 * 1024, maxJsonDepth: 64, maxHeaderBytes: 16 * 1024 },
+  corsMaxAgeSeconds: 600,
+  usageFlushSeconds: 2,
 } as const
 
 /** Environment variables read by the gateway (documented in README's table). */
@@ -118,6 +129,7 @@ export const ENV = {
   engineModel: 'SAGELLM_ENGINE_MODEL',
   engineId: 'SAGELLM_ENGINE_ID',
   adminKey: 'SAGELLM_GATEWAY_ADMIN_KEY',
+  apiKeys: 'SAGELLM_GATEWAY_API_KEYS',
   sessionTtlMinutes: 'SAGELLM_GATEWAY_SESSION_TTL_MINUTES',
 } as const
 
@@ -135,6 +147,7 @@ const FLAGS = {
   'max-body-bytes': { type: 'string' },
   'drain-timeout': { type: 'string' },
   'admin-key': { type: 'string' },
+  'api-key': { type: 'string', multiple: true },
   // Accepted so the original's launch lines keep working: the control plane is always embedded here.
   'control-plane': { type: 'boolean' },
   version: { type: 'boolean', short: 'v' },
@@ -246,6 +259,27 @@ export function loadConfig({ argv, env, readFile = readTextFile }: ConfigSources
       maxHistoryMessages: file.sessions?.max_history_messages ?? DEFAULTS.maxHistoryMessages,
     },
     adminKey: adminKey(nonEmptyFlag(flags['admin-key'], '--admin-key') ?? nonEmpty(env[ENV.adminKey]) ?? file.admin_key),
+    auth: {
+      // Keys come whole from the highest source that names any, as engines do.
+      apiKeys: apiKeys(
+        flags['api-key']?.length ? { keys: flags['api-key'], source: '--api-key' }
+        : nonEmpty(env[ENV.apiKeys]) ? { keys: splitList(env[ENV.apiKeys]!), source: ENV.apiKeys }
+        : { keys: file.auth?.api_keys ?? [], source: 'auth.api_keys' },
+      ),
+      metricsPublic: file.auth?.metrics_public ?? false,
+      docsPublic: file.auth?.docs_public ?? true,
+    },
+    limits: {
+      maxMessages: file.limits?.max_messages ?? DEFAULTS.limits.maxMessages,
+      maxStringChars: file.limits?.max_string_chars ?? DEFAULTS.limits.maxStringChars,
+      maxJsonDepth: file.limits?.max_json_depth ?? DEFAULTS.limits.maxJsonDepth,
+      maxHeaderBytes: file.limits?.max_header_bytes ?? DEFAULTS.limits.maxHeaderBytes,
+    },
+    cors: {
+      allowOrigins: file.cors?.allow_origins ?? [],
+      maxAgeSeconds: file.cors?.max_age_seconds ?? DEFAULTS.corsMaxAgeSeconds,
+    },
+    usage: { flushIntervalMs: 1000 * (file.usage?.flush_interval_seconds ?? DEFAULTS.usageFlushSeconds) },
   }
   return { action: 'run', config: deepFreeze(config) }
 }
@@ -318,6 +352,12 @@ function singleEngineFromEnv(env: ConfigSources['env']): EngineConfig[] {
   ]
 }
 
+
+function apiKeys({ keys, source }: { keys: readonly string[]; source: string }): string[] {
+  const trimmed = keys.map((k) => k.trim())
+  for (const key of trimmed) if (key.length < 16) throw new ConfigError(`${source}: every API key must be at least 16 characters long`)
+  return [...new Set(trimmed)]
+}
 
 function rejectDuplicates(engines: EngineConfig[]): EngineConfig[] {
   const seen = new Set<string>()

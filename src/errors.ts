@@ -18,6 +18,10 @@ export const ERROR_CODES = {
   conflict: 'conflict',
   unauthenticated: 'unauthenticated',
   permissionDenied: 'permission_denied',
+  invalidApiKey: 'invalid_api_key',
+  modelNotAllowed: 'model_not_allowed',
+  rateLimitExceeded: 'rate_limit_exceeded',
+  headersTooLarge: 'request_header_fields_too_large',
   internal: 'internal_error',
 } as const
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES]

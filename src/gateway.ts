@@ -3,6 +3,10 @@
 // and the tests build it the same way; neither listening, health checks nor the session sweep start here.
 import type { Database } from 'bun:sqlite'
 import { createApp } from './app'
+import { AccessControl } from './auth/access-control'
+import { KeyRepository } from './auth/key-repository'
+import { KeyService } from './auth/key-service'
+import { UsageRecorder } from './auth/usage'
 import type { Config } from './config'
 import { EngineAdmin } from './control-plane/engine-admin'
 import { EngineRegistry } from './control-plane/engine-registry'
@@ -56,9 +60,11 @@ export function assembleGateway({ config, db, log, engineFetch = fetch, tracing 
     log,
     onStoreOperation: (operation, seconds) => metrics.sessionStore.observe([operation], seconds),
   })
-  const telemetry = new RequestTelemetry(tracing, metrics, log)
-  const app = createApp({ config, registry, router, admin, sessions, log, inflight, telemetry, metricSources })
-  return { app, registry, router, admin, sessions, inflight, tracing, metrics }
+  const keys = new KeyService(new KeyRepository(db), { staticKeys: config.auth.apiKeys, adminKey: config.adminKey })
+  const access = new AccessControl(keys, new UsageRecorder(db), { metricsPublic: config.auth.metricsPublic, docsPublic: config.auth.docsPublic })
+  const telemetry = new RequestTelemetry(tracing, metrics, log, (record) => access.requestEnded(record))
+  const app = createApp({ config, registry, router, admin, sessions, log, inflight, telemetry, metricSources, access })
+  return { app, registry, router, admin, sessions, inflight, tracing, metrics, access }
 }
 
 export type Gateway = ReturnType<typeof assembleGateway>

@@ -44,11 +44,14 @@ try {
 
 // The export worker's URL relative to this file holds both from source and inside the executable.
 const tracing = createTracing(config.telemetry, { log, workerUrl: new URL('./telemetry/export-worker.ts', import.meta.url).href })
-const { app, registry, sessions, inflight } = assembleGateway({ config, db, log, tracing })
+const { app, registry, sessions, inflight, access } = assembleGateway({ config, db, log, tracing })
 void registry.start()
 sessions.startSweeper()
+access.startFlushing(config.usage.flushIntervalMs, (error) => log.error('usage flush failed', { error: error.message }))
 if (registry.all.length === 0)
   log.warning('no engine configured: every inference request will fail with 503 (use --engine URL or --mock)')
+if (!access.keys.required && !isLoopbackHost(config.host))
+  log.warning('no API keys configured: anyone who can reach this address may use the engines and read every session (set --api-key or issue keys with POST /v1/management/keys)', { host: config.host })
 
 try {
   app.listen({ hostname: config.host, port: config.port })
@@ -78,10 +81,15 @@ async function shutdown(signal: string) {
   }
   registry.stop()
   sessions.stop()
+  access.stop()
   await tracing.shutdown()
   db.close()
   log.info('stopped', { drained })
   process.exit(0)
 }
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host)
+}
+
 process.on('SIGTERM', () => void shutdown('SIGTERM'))
 process.on('SIGINT', () => void shutdown('SIGINT'))

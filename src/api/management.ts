@@ -1,6 +1,6 @@
-// The management API (`/v1/management`): see and steer the fleet. Reads are open; calls that change
-// the fleet need `Authorization: Bearer <admin key>`, or, with no admin key configured, a loopback client.
-import { timingSafeEqual } from 'node:crypto'
+// The management API (`/v1/management`): see and steer the fleet. Reads need what every route needs
+// (a key, once keys are required); calls that change the fleet need the admin key, or, with no admin
+// key configured, a loopback client.
 import type { TObject } from '@sinclair/typebox'
 import { Elysia } from 'elysia'
 import { ConfigError, normaliseEngineUrl } from '../config-values'
@@ -8,6 +8,7 @@ import type { EngineAdmin } from '../control-plane/engine-admin'
 import type { EngineRegistry } from '../control-plane/engine-registry'
 import type { Router } from '../control-plane/router'
 import { ApiError, ERROR_CODES, invalidRequest } from '../errors'
+import type { AdminCheckContext } from './auth'
 import { objectField, rejectUnknownFields } from './params'
 import { managementModels, PatchEngineBody, RegisterEngineBody, type RegisterEngine } from '../schemas/management'
 
@@ -15,33 +16,18 @@ export interface ManagementDeps {
   readonly registry: EngineRegistry
   readonly router: Router
   readonly admin: EngineAdmin
-  readonly adminKey?: string
+  readonly requireAdmin: (context: AdminCheckContext) => void
   readonly routing: { readonly strategy: string; readonly perModel: Readonly<Record<string, string>> }
   readonly schedulingPolicy: string
 }
 
 const PREFIX = '/v1/management'
 
-interface RequestIPSource {
-  requestIP(request: Request): { address: string } | null
-}
-
-export function managementRoutes({ registry, router, admin, adminKey, routing, schedulingPolicy }: ManagementDeps) {
+export function managementRoutes({ registry, router, admin, requireAdmin, routing, schedulingPolicy }: ManagementDeps) {
   const engineOr404 = (id: string) => {
     const engine = registry.get(id)
     if (!engine) throw new ApiError(404, `No engine with engine_id '${id}' is registered`, 'not_found_error', ERROR_CODES.notFound, 'engine_id')
     return engine
-  }
-  const authorize = ({ request, server }: { request: Request; server: RequestIPSource | null }) => {
-    if (adminKey) {
-      const given = /^Bearer\s+(.+)$/i.exec(request.headers.get('authorization') ?? '')?.[1]?.trim()
-      if (!given || !constantTimeEqual(given, adminKey))
-        throw new ApiError(401, given ? 'The admin key is not valid' : 'This call changes the fleet: send the admin key as Authorization: Bearer <key>', 'authentication_error', ERROR_CODES.unauthenticated)
-      return
-    }
-    const address = server?.requestIP(request)?.address
-    if (!address || !isLoopback(address))
-      throw new ApiError(403, `No admin key is configured, so only loopback clients may change the fleet (this request came from ${address ?? 'an unknown address'}); set --admin-key to manage it remotely`, 'permission_error', ERROR_CODES.permissionDenied)
   }
   const status = () => {
     const engines = registry.all
@@ -60,8 +46,8 @@ export function managementRoutes({ registry, router, admin, adminKey, routing, s
     }
   }
   // transform runs before validation: a caller without the key learns that first, not about its body.
-  const guarded = { transform: authorize }
-  const guardedBody = (schema: TObject) => ({ transform: [authorize, rejectUnknownFields(schema)] })
+  const guarded = { transform: requireAdmin }
+  const guardedBody = (schema: TObject) => ({ transform: [requireAdmin, rejectUnknownFields(schema)] })
   return new Elysia({ name: 'management' })
     .model(managementModels)
     .get(PREFIX, () => ({
@@ -73,6 +59,10 @@ export function managementRoutes({ registry, router, admin, adminKey, routing, s
         engine: `GET|PATCH|DELETE ${PREFIX}/engines/{engine_id}`,
         prune: `POST ${PREFIX}/engines/prune`,
         status: `GET ${PREFIX}/status`,
+        keys: `GET|POST ${PREFIX}/keys`,
+        key: `GET|PATCH|DELETE ${PREFIX}/keys/{id}`,
+        revoke: `POST ${PREFIX}/keys/{id}/revoke`,
+        usage: `GET ${PREFIX}/usage`,
       },
     }), { detail: { tags: ['Management'], summary: 'Control plane service, status and endpoints' } })
     .get(`${PREFIX}/status`, status, { detail: { tags: ['Management'], summary: 'Control plane status: strategy, policy, queue, per-engine load' } })
@@ -133,14 +123,4 @@ function parseDrain(raw: string | undefined): boolean {
   if (raw === undefined || raw === '' || raw === 'true' || raw === '1') return true
   if (raw === 'false' || raw === '0') return false
   throw invalidRequest(`drain must be true or false, got '${raw}'`, 'drain')
-}
-
-function isLoopback(address: string): boolean {
-  return address === '::1' || /^(::ffff:)?127\./.test(address)
-}
-
-function constantTimeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a)
-  const y = Buffer.from(b)
-  return x.length === y.length && timingSafeEqual(x, y)
 }

@@ -1,25 +1,38 @@
 // Per-request plumbing every route shares: the `x-request-id` on every answer (the client's when
-// it sent a well-formed one), and JSON body parsing bounded by --max-body-bytes.
+// it sent a well-formed one), the header size limit, and JSON body parsing bounded by
+// --max-body-bytes and the body limits (depth, string length, message count).
 import { Elysia } from 'elysia'
-import { invalidJson, invalidRequest, payloadTooLarge } from '../errors'
+import { ApiError, ERROR_CODES, invalidJson, invalidRequest, payloadTooLarge } from '../errors'
+import { checkBodyLimits, type BodyLimits } from './body-limits'
 
-const CLIENT_ID = /^[A-Za-z0-9._:\-]{1,128}$/
+/** What a client-supplied id (request id, session id) may look like before it touches logs, SQL or headers. */
+export const CLIENT_ID = /^[A-Za-z0-9._:\-]{1,128}$/
+
+export interface RequestLimits extends BodyLimits {
+  readonly maxBodyBytes: number
+  readonly maxHeaderBytes: number
+}
 
 /** Routes whose body may be any JSON value (an import may be a bare list); every other takes an object. */
 const ANY_JSON_PATHS = new Set(['/sessions/import'])
 
-export function requestContext(maxBodyBytes: number) {
+export function requestContext(limits: RequestLimits) {
   return new Elysia({ name: 'request-context' })
     .onRequest(({ request, set }) => {
       const given = request.headers.get('x-request-id')
       set.headers['x-request-id'] = given && CLIENT_ID.test(given) ? given : crypto.randomUUID()
+      const headerBytes = sizeOfHeaders(request.headers)
+      if (headerBytes > limits.maxHeaderBytes)
+        throw new ApiError(431, `Request headers take ${headerBytes} bytes; this gateway accepts at most ${limits.maxHeaderBytes} (limits.max_header_bytes)`, 'invalid_request_error', ERROR_CODES.headersTooLarge)
     })
     .onParse({ as: 'global' }, async ({ request, contentType }) => {
       if (contentType && !/json|text\/plain|x-www-form-urlencoded/i.test(contentType)) return
       // A bodiless call (curl -X DELETE, POST /sessions) has no content type: it is an empty object,
       // so routes whose fields are all optional take it and the others name the first missing field.
       if (!request.headers.get('content-type') && !request.body) return {}
-      return parseJsonBody(request, maxBodyBytes, ANY_JSON_PATHS.has(new URL(request.url).pathname))
+      const body = await parseJsonBody(request, limits.maxBodyBytes, ANY_JSON_PATHS.has(new URL(request.url).pathname))
+      checkBodyLimits(body, limits)
+      return body
     })
     .as('global')
 }
@@ -41,6 +54,12 @@ export async function parseJsonBody(request: Request, limit: number, anyJson = f
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     throw invalidRequest(`Request body must be a JSON object, not ${body === null ? 'null' : Array.isArray(body) ? 'an array' : typeof body}`)
   return body
+}
+
+function sizeOfHeaders(headers: Headers): number {
+  let size = 0
+  for (const [name, value] of headers) size += name.length + value.length + 4
+  return size
 }
 
 /** Reads a body of unknown length (chunked), giving up as soon as it passes the limit. */

@@ -5,6 +5,7 @@
 // x-sagellm-deadline-ms). Pure functions.
 import { invalidRequest } from '../errors'
 import { PRIORITY } from './admission-queue'
+import { SESSION_ID, SESSION_ID_RULE } from '../schemas/session-id'
 
 export const ROUTE_HEADERS = {
   session: 'x-session-id',
@@ -41,12 +42,10 @@ export function routeHintsOf(body: Record<string, unknown>, headers: Headers, no
   }
 }
 
-const MAX_SESSION_ID = 256
-
 function sessionHeader(headers: Headers): string | undefined {
   const value = headers.get(ROUTE_HEADERS.session)?.trim()
   if (!value) return undefined
-  if (value.length > MAX_SESSION_ID) throw invalidRequest(`Header ${ROUTE_HEADERS.session} must be at most ${MAX_SESSION_ID} characters`, ROUTE_HEADERS.session)
+  if (!SESSION_ID.test(value)) throw invalidRequest(`Header ${ROUTE_HEADERS.session} must be a session id of ${SESSION_ID_RULE}`, 'session_id')
   return value
 }
 

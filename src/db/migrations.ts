@@ -4,6 +4,7 @@ import m0001 from '../../migrations/0001_schema_version.sql' with { type: 'text'
 import m0002 from '../../migrations/0002_engines.sql' with { type: 'text' }
 import m0003 from '../../migrations/0003_sessions.sql' with { type: 'text' }
 import m0004 from '../../migrations/0004_session_seq_floor.sql' with { type: 'text' }
+import m0005 from '../../migrations/0005_api_keys_usage.sql' with { type: 'text' }
 
 export interface Migration {
   readonly version: number
@@ -16,4 +17,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: '0002_engines', sql: m0002 },
   { version: 3, name: '0003_sessions', sql: m0003 },
   { version: 4, name: '0004_session_seq_floor', sql: m0004 },
+  { version: 5, name: '0005_api_keys_usage', sql: m0005 },
 ]

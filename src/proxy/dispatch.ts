@@ -9,7 +9,7 @@ import { promptText, type RouteHints } from '../control-plane/route-hints'
 import type { RouteRequest, Router } from '../control-plane/router'
 import { ClientGone, describeFailure, EngineError, engineMessage, postToEngine } from '../engines/engine-client'
 import { ApiError, deadlineExceeded, enginesFailed, ERROR_CODES, noEngine } from '../errors'
-import type { SessionService } from '../sessions/session-service'
+import type { SessionScope, SessionService } from '../sessions/session-service'
 import type { SessionTurn } from '../sessions/session-turn'
 import { AttemptTelemetry } from '../telemetry/attempt-telemetry'
 import type { Logger } from '../telemetry/logger'
@@ -39,6 +39,8 @@ export interface DispatchRequest {
   readonly signal: AbortSignal
   /** The request's telemetry record (server span, log line), when it came through HTTP. */
   readonly record?: RequestRecord
+  /** Whose sessions a chat turn may use (default: every session, as on an open gateway). */
+  readonly sessionScope?: SessionScope
 }
 
 export interface RetryPolicy {
@@ -76,7 +78,7 @@ export class Dispatcher {
       request.record.sessionId = sessionId
     }
     if (request.operation !== 'chat' || !sessionId || !this.deps.sessions) return this.route(request)
-    const turn = await this.deps.sessions.beginTurn(sessionId, request.body.messages as Record<string, unknown>[], request.signal, request.hints.deadlineAt)
+    const turn = await this.deps.sessions.beginTurn(sessionId, request.body.messages as Record<string, unknown>[], request.signal, request.hints.deadlineAt, request.sessionScope)
     try {
       const body = { ...request.body, messages: turn.engineMessages }
       // Locality keys on what the engine will see: the stored history first.

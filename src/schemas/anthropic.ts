@@ -2,6 +2,7 @@
 // block by block by the translation (translate/anthropic-request.ts), which names the offending block.
 import { Type } from '@sinclair/typebox'
 import { t, type Static } from 'elysia'
+import { SESSION_ID_PATTERN, SESSION_ID_RULE } from './session-id'
 
 const open = { additionalProperties: true } as const
 const block = t.Object({ type: t.String({ minLength: 1 }) }, { ...open, description: 'A content block: text, image, tool_use, tool_result, thinking' })
@@ -30,7 +31,7 @@ const fields = {
     t.Object(
       {
         user_id: t.Optional(t.Nullable(t.String())),
-        session_id: t.Optional(t.String({ minLength: 1, maxLength: 256, description: 'sageLLM extension: server-side session' })),
+        session_id: t.Optional(t.String({ pattern: SESSION_ID_PATTERN, description: SESSION_ID_RULE })),
       },
       { additionalProperties: false },
     ),

@@ -99,6 +99,24 @@ export const ConfigFileSchema = Type.Object(
       max_history_messages: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
     }),
     admin_key: Type.Optional(Type.String({ minLength: 16, description: 'at least 16 characters' })),
+    auth: section({
+      api_keys: Type.Optional(Type.Array(Type.String({ minLength: 16, description: 'at least 16 characters' }), { description: 'a list of keys, each at least 16 characters' })),
+      metrics_public: Type.Optional(Type.Boolean()),
+      docs_public: Type.Optional(Type.Boolean()),
+    }),
+    limits: section({
+      max_messages: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),
+      max_string_chars: Type.Optional(Type.Integer({ minimum: 1 })),
+      max_json_depth: Type.Optional(Type.Integer({ minimum: 2, maximum: 10_000 })),
+      max_header_bytes: Type.Optional(Type.Integer({ minimum: 1024 })),
+    }),
+    cors: section({
+      allow_origins: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'a list of origins such as https://app.example, or "*"' })),
+      max_age_seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400 })),
+    }),
+    usage: section({
+      flush_interval_seconds: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 3600 })),
+    }),
   },
   { additionalProperties: false },
 )

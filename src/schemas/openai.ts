@@ -3,6 +3,7 @@
 // response_format, top_k, chat_template_kwargs and every engine extra reach the engine untouched.
 import { Type } from '@sinclair/typebox'
 import { t, type Static } from 'elysia'
+import { SESSION_ID_PATTERN, SESSION_ID_RULE } from './session-id'
 
 const open = { additionalProperties: true } as const
 
@@ -25,7 +26,7 @@ const sampling = {
   n: nullable(integer({ minimum: 1, description: 'Must be >= 1' })),
   stop: nullable(t.Union([t.String(), t.Array(t.String())], { description: 'A string or a list of strings' })),
   user: t.Optional(t.String()),
-  session_id: t.Optional(t.String({ minLength: 1, maxLength: 256, description: 'sageLLM extension: server-side session' })),
+  session_id: t.Optional(t.String({ pattern: SESSION_ID_PATTERN, description: SESSION_ID_RULE })),
   trace_id: t.Optional(t.String({ minLength: 1, maxLength: 256, description: 'sageLLM extension: trace id' })),
 }
 

@@ -2,13 +2,14 @@
 import { Type } from '@sinclair/typebox'
 import { t } from 'elysia'
 import { PAGE } from '../sessions/session-service'
+import { SESSION_ID_PATTERN, SESSION_ID_RULE } from './session-id'
 
 const title = t.String({ minLength: 1, maxLength: 1000, description: 'A non-empty title' })
 
 export const CreateSessionBody = t.Object(
   {
     title: t.Optional(title),
-    session_id: t.Optional(t.String({ minLength: 1, maxLength: 256, description: 'Any string; default a UUID' })),
+    session_id: t.Optional(t.String({ pattern: SESSION_ID_PATTERN, description: `${SESSION_ID_RULE}; default a UUID` })),
     // Checked as an object by the controller: Elysia would reshape a string into one.
     metadata: t.Optional(t.Unknown({ description: 'A free-form object; its `title` is used when no title field is given' })),
   },

@@ -45,6 +45,9 @@ export interface SessionStats {
   total_messages: number
 }
 
+/** Whose sessions a call sees: undefined, every session; a string, only those that owner created. */
+export type OwnerFilter = string | undefined
+
 /** An imported session with its messages, ready to write. */
 export interface ImportedSession {
   readonly session: NewSession
@@ -93,6 +96,16 @@ export class SessionRepository {
       idleBefore: db.prepare<{ id: string }, [string]>('SELECT id FROM sessions WHERE last_active < ?'),
       stats: db.prepare<SessionStats, []>('SELECT total_sessions, total_messages FROM session_stats WHERE id = 1'),
       allSessions: db.prepare<SessionRow, []>('SELECT * FROM sessions ORDER BY last_active DESC, id DESC'),
+      // The same, for one owner's sessions (walking the sessions_by_owner index).
+      firstPageOf: db.prepare<SessionRow, [string, number]>('SELECT * FROM sessions WHERE owner = ? ORDER BY last_active DESC, id DESC LIMIT ?'),
+      nextPageOf: db.prepare<SessionRow, [string, string, string, number]>(
+        'SELECT * FROM sessions WHERE owner = ? AND (last_active, id) < (?, ?) ORDER BY last_active DESC, id DESC LIMIT ?',
+      ),
+      statsOf: db.prepare<SessionStats, [string]>(
+        'SELECT count(*) AS total_sessions, coalesce(sum(message_count), 0) AS total_messages FROM sessions WHERE owner = ?',
+      ),
+      allSessionsOf: db.prepare<SessionRow, [string]>('SELECT * FROM sessions WHERE owner = ? ORDER BY last_active DESC, id DESC'),
+      idleBeforeOf: db.prepare<{ id: string }, [string, string]>('SELECT id FROM sessions WHERE owner = ? AND last_active < ?'),
     }
   }
 
@@ -112,7 +125,8 @@ export class SessionRepository {
   }
 
   /** Newest activity first; `after` is the last row of the previous page. */
-  page(limit: number, after?: { lastActive: string; id: string }): SessionRow[] {
+  page(limit: number, after?: { lastActive: string; id: string }, owner?: OwnerFilter): SessionRow[] {
+    if (owner !== undefined) return after ? this.q.nextPageOf.all(owner, after.lastActive, after.id, limit) : this.q.firstPageOf.all(owner, limit)
     return after ? this.q.nextPage.all(after.lastActive, after.id, limit) : this.q.firstPage.all(limit)
   }
 
@@ -152,11 +166,13 @@ export class SessionRepository {
    * deleted while the turn ran; then nothing is stored and the answer is false), appends the messages
    * after the last one, marks it active and, while its title is the default, sets `title`.
    */
-  appendTurn(session: NewSession, messages: readonly NewMessage[], title: string | undefined, create = true): boolean {
+  appendTurn(session: NewSession, messages: readonly NewMessage[], title: string | undefined, create = true, owner?: OwnerFilter): boolean {
     return this.db
       .transaction(() => {
         const existing = this.q.get.get(session.id)
         if (!existing && !create) return false
+        // Deleted and taken by another key while the turn ran: not this turn's session any more.
+        if (existing && owner !== undefined && existing.owner !== owner) return false
         if (!existing) this.insertSession(session)
         this.appendMessages(session.id, messages)
         this.q.touch.run(session.lastActive, session.id)
@@ -200,25 +216,29 @@ export class SessionRepository {
   }
 
   /** Deletes sessions idle since before `cutoff`; their ids. */
-  deleteIdleBefore(cutoff: string): string[] {
+  deleteIdleBefore(cutoff: string, owner?: OwnerFilter): string[] {
     return this.db
       .transaction(() => {
-        const ids = this.q.idleBefore.all(cutoff).map((r) => r.id)
+        const ids = (owner === undefined ? this.q.idleBefore.all(cutoff) : this.q.idleBeforeOf.all(owner, cutoff)).map((r) => r.id)
         for (const id of ids) this.remove(id)
         return ids
       })
       .immediate()
   }
 
-  /** All or nothing: existing ids are skipped, or replaced when `overwrite`. */
-  importAll(sessions: readonly ImportedSession[], overwrite: boolean): { imported: number; skipped: number } {
+  /**
+   * All or nothing: existing ids are skipped, or replaced when `overwrite`; with an owner, ids of
+   * sessions someone else owns are always skipped.
+   */
+  importAll(sessions: readonly ImportedSession[], overwrite: boolean, owner?: OwnerFilter): { imported: number; skipped: number } {
     return this.db
       .transaction(() => {
         let imported = 0
         let skipped = 0
         for (const { session, messages } of sessions) {
-          if (this.q.get.get(session.id)) {
-            if (!overwrite) {
+          const existing = this.q.get.get(session.id)
+          if (existing) {
+            if (!overwrite || (owner !== undefined && existing.owner !== owner)) {
               skipped++
               continue
             }
@@ -233,12 +253,12 @@ export class SessionRepository {
       .immediate()
   }
 
-  all(): SessionRow[] {
-    return this.q.allSessions.all()
+  all(owner?: OwnerFilter): SessionRow[] {
+    return owner === undefined ? this.q.allSessions.all() : this.q.allSessionsOf.all(owner)
   }
 
-  stats(): SessionStats {
-    return this.q.stats.get() ?? { total_sessions: 0, total_messages: 0 }
+  stats(owner?: OwnerFilter): SessionStats {
+    return (owner === undefined ? this.q.stats.get() : this.q.statsOf.get(owner)) ?? { total_sessions: 0, total_messages: 0 }
   }
 
   private insertSession(s: NewSession): void {

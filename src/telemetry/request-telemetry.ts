@@ -19,6 +19,10 @@ export class RequestRecord {
   model?: string
   engineId?: string
   sessionId?: string
+  /** The principal's id (api key id, `static:…`, `admin`, `anonymous`) once an inference call is admitted. */
+  keyId?: string
+  /** Run once when the request is over (a stream: when it ends), before metrics and the log line. */
+  readonly onEnd: ((record: RequestRecord) => void)[] = []
   retries = 0
   ttftMs?: number
   inputTokens?: number
@@ -79,6 +83,8 @@ export class RequestTelemetry {
     readonly tracing: Tracing,
     readonly metrics: GatewayMetrics,
     private readonly log: Logger,
+    /** Told of every request once it is over (usage accounting). */
+    private readonly onRequestEnd?: (record: RequestRecord) => void,
   ) {}
 
   begin(request: Request, requestId: string): RequestRecord {
@@ -98,6 +104,8 @@ export class RequestTelemetry {
 
   private end(r: RequestRecord): void {
     const durationMs = performance.now() - r.startedAt
+    for (const callback of r.onEnd) callback(r)
+    this.onRequestEnd?.(r)
     const { span } = r
     span.updateName(`${r.method} ${r.route}`)
     span.setAttributes({ 'http.route': r.route, 'http.response.status_code': r.status })
@@ -133,6 +141,7 @@ export class RequestTelemetry {
       input_tokens: r.inputTokens,
       output_tokens: r.outputTokens,
       retries: r.operation ? r.retries : undefined,
+      key_id: r.keyId,
     }
     if (quiet) this.log.debug('request', line)
     else this.log.info('request', line)

@@ -25,12 +25,12 @@ test('POST /sessions without a body creates an empty "New Chat" session under a 
 
 test('POST /sessions keeps the client id, title and metadata, with the title at metadata.title', async () => {
   const { api } = await gateways.start()
-  const res = await api.create({ session_id: 'my session/1', title: 'Planning', metadata: { project: 'apollo', tags: ['a', 'b'] } })
+  const res = await api.create({ session_id: 'my-session.1', title: 'Planning', metadata: { project: 'apollo', tags: ['a', 'b'] } })
   expect(res.status).toBe(200)
   const session = await readJson(res)
-  expect(session.id).toBe('my session/1')
+  expect(session.id).toBe('my-session.1')
   expect(session.metadata).toEqual({ project: 'apollo', tags: ['a', 'b'], title: 'Planning' })
-  expect(await readJson(await api.get('my session/1'))).toEqual(session)
+  expect(await readJson(await api.get('my-session.1'))).toEqual(session)
 })
 
 test('POST /sessions with an id that exists is 409 conflict and leaves the session as it was', async () => {

@@ -34,7 +34,7 @@ export async function startGateway(argv: string[] = [], { log = silentLogger, en
   const { config } = cli
   const db = openDatabase(config.dbPath)
   migrate(db)
-  const { app, registry, router, sessions, inflight, tracing } = assembleGateway({ config, db, log })
+  const { app, registry, router, sessions, inflight, tracing, access } = assembleGateway({ config, db, log })
   await registry.start()
   app.listen({ hostname: '127.0.0.1', port: 0 })
   const url = `http://127.0.0.1:${app.server!.port}`
@@ -51,6 +51,7 @@ export async function startGateway(argv: string[] = [], { log = silentLogger, en
       registry.stop()
       sessions.stop()
       await app.stop(true)
+      access.stop()
       await tracing.shutdown()
       db.close()
     },

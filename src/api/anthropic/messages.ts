@@ -14,6 +14,7 @@ import { AnthropicStreamEncoder } from '../../translate/anthropic-stream'
 import { rejectUnknownFields } from '../params'
 import type { RequestTelemetry } from '../../telemetry/request-telemetry'
 import { requestIdOf } from '../request-context'
+import type { AdmitInference } from '../auth'
 
 const tags = ['Anthropic']
 const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' }
@@ -22,7 +23,13 @@ interface ServerLike {
   timeout(request: Request, seconds: number): void
 }
 
-export function anthropicRoutes(dispatcher: Dispatcher, registry: EngineRegistry, requestTimeoutMs: number, telemetry: RequestTelemetry) {
+export interface AnthropicGate {
+  readonly admit: AdmitInference
+  /** count_tokens: the key may use the model (no limits are counted). */
+  readonly checkModel: (request: Request, model: string) => void
+}
+
+export function anthropicRoutes(dispatcher: Dispatcher, registry: EngineRegistry, requestTimeoutMs: number, telemetry: RequestTelemetry, gate: AnthropicGate) {
   return new Elysia({ name: 'anthropic' })
     .model(anthropicModels)
     .post(
@@ -35,10 +42,11 @@ export function anthropicRoutes(dispatcher: Dispatcher, registry: EngineRegistry
         const anthropic = body as AnthropicRequest
         const openai = toOpenAIChat(anthropic)
         const hints = routeHintsOf(openai, request.headers)
+        const sessionScope = gate.admit('messages', body, { request, set })
         // Engines speaking the Anthropic API take the request untranslated (sessions go the translated way).
         await registry.settled()
         if (!hints.sessionId && registry.candidates(body.model, 'messages').length > 0)
-          return dispatcher.dispatch({ operation: 'messages', body: anthropic, requestId, hints, signal: request.signal, record: telemetry.recordOf(request) })
+          return dispatcher.dispatch({ operation: 'messages', body: anthropic, requestId, hints, signal: request.signal, record: telemetry.recordOf(request), sessionScope })
         const context = { model: body.model, stopSequences: body.stop_sequences ?? [] }
         const response = await dispatcher.dispatch({
           operation: 'chat',
@@ -47,6 +55,7 @@ export function anthropicRoutes(dispatcher: Dispatcher, registry: EngineRegistry
           hints,
           signal: request.signal,
           record: telemetry.recordOf(request),
+          sessionScope,
         })
         if (body.stream === true && response.body)
           return new Response(toAnthropicStream(response.body, new AnthropicStreamEncoder(context)), { headers: SSE_HEADERS })
@@ -62,6 +71,7 @@ export function anthropicRoutes(dispatcher: Dispatcher, registry: EngineRegistry
       '/v1/messages/count_tokens',
       async ({ body, request, set }) => {
         set.headers['request-id'] = requestIdOf(set)
+        gate.checkModel(request, body.model)
         const anthropic = body as AnthropicRequest
         const openai = toOpenAIChat(anthropic)
         const input_tokens = await countPromptTokens(

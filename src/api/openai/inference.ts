@@ -6,16 +6,18 @@ import { routeHintsOf } from '../../control-plane/route-hints'
 import type { Dispatcher } from '../../proxy/dispatch'
 import { openAIModels } from '../../schemas/openai'
 import type { RequestTelemetry } from '../../telemetry/request-telemetry'
+import type { AdmitInference } from '../auth'
 import { requestIdOf } from '../request-context'
 
-export function openAIInferenceRoutes(dispatcher: Dispatcher, telemetry: RequestTelemetry) {
+export function openAIInferenceRoutes(dispatcher: Dispatcher, telemetry: RequestTelemetry, admit: AdmitInference) {
   const handle =
     (operation: Operation) =>
     ({ body, request, set, server }: { body: Record<string, unknown> & { model: string }; request: Request; set: { headers: Record<string, unknown> }; server: { timeout(request: Request, seconds: number): void } | null }) => {
       // Generation can take longer than Bun's idle timeout; the dispatcher's deadline bounds it instead.
       server?.timeout(request, 0)
       const hints = routeHintsOf(body, request.headers)
-      return dispatcher.dispatch({ operation, body, requestId: requestIdOf(set), hints, signal: request.signal, record: telemetry.recordOf(request) })
+      const sessionScope = admit(operation, body, { request, set })
+      return dispatcher.dispatch({ operation, body, requestId: requestIdOf(set), hints, signal: request.signal, record: telemetry.recordOf(request), sessionScope })
     }
   return new Elysia({ name: 'openai-inference' })
     .model(openAIModels)

@@ -3,16 +3,22 @@ import { Elysia } from 'elysia'
 import type { EngineRegistry } from '../../control-plane/engine-registry'
 import { modelNotFound } from '../../errors'
 
-export function openAIModelRoutes(registry: EngineRegistry) {
+/** Which models a request's key may see (all, or those of its `models` list). */
+export type ModelFilterOf = (request: Request) => (model: string) => boolean
+
+export function openAIModelRoutes(registry: EngineRegistry, visibleTo: ModelFilterOf) {
   return new Elysia({ name: 'openai-models' })
-    .get('/v1/models', () => ({ object: 'list' as const, data: registry.listModels() }), {
+    .get('/v1/models', ({ request }) => {
+      const visible = visibleTo(request)
+      return { object: 'list' as const, data: registry.listModels().filter((m) => visible(m.id)) }
+    }, {
       detail: { tags: ['OpenAI'], summary: 'Models served by at least one healthy engine' },
     })
     .get(
       '/v1/models/*',
-      ({ params }) => {
+      ({ params, request }) => {
         const id = decodeModelId(params['*'])
-        const card = registry.listModels().find((m) => m.id === id)
+        const card = visibleTo(request)(id) ? registry.listModels().find((m) => m.id === id) : undefined
         if (!card) throw modelNotFound(id)
         return card
       },

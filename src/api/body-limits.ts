@@ -1,0 +1,45 @@
+// Limits on what a JSON body may hold besides its size: nesting depth, the length of any one string,
+// and the number of messages of a chat. Checked once on the parsed value, before validation, so no
+// later code (validator, router, session store, engine) ever sees a body beyond them.
+import { invalidRequest } from '../errors'
+
+export interface BodyLimits {
+  readonly maxMessages: number
+  readonly maxStringChars: number
+  readonly maxJsonDepth: number
+}
+
+interface Node {
+  readonly value: unknown
+  readonly depth: number
+  readonly parent?: Node
+  readonly key?: string | number
+}
+
+/** Throws 400 invalid_argument naming the first place the body breaks a limit. */
+export function checkBodyLimits(body: unknown, limits: BodyLimits): void {
+  const messages = (body as { messages?: unknown } | null)?.messages
+  if (Array.isArray(messages) && messages.length > limits.maxMessages)
+    throw invalidRequest(`messages has ${messages.length} entries; this gateway accepts at most ${limits.maxMessages} (limits.max_messages)`, 'messages')
+  const stack: Node[] = [{ value: body, depth: 0 }]
+  while (stack.length) {
+    const node = stack.pop()!
+    const { value, depth } = node
+    if (typeof value === 'string') {
+      if (value.length > limits.maxStringChars)
+        throw invalidRequest(`${pathOf(node) || 'The body'} is ${value.length} characters long; this gateway accepts strings of at most ${limits.maxStringChars} (limits.max_string_chars)`, pathOf(node) || null)
+    } else if (value !== null && typeof value === 'object') {
+      if (depth >= limits.maxJsonDepth)
+        throw invalidRequest(`The JSON body nests deeper than ${limits.maxJsonDepth} levels (limits.max_json_depth) at ${pathOf(node) || 'its top'}`, pathOf(node) || null)
+      if (Array.isArray(value)) for (let i = 0; i < value.length; i++) stack.push({ value: value[i], depth: depth + 1, parent: node, key: i })
+      else for (const key in value) stack.push({ value: (value as Record<string, unknown>)[key], depth: depth + 1, parent: node, key })
+    }
+  }
+}
+
+/** `messages[0].content`: the place of a node, as OpenAI's `param` names it. */
+function pathOf(node: Node): string {
+  const parts: string[] = []
+  for (let n: Node | undefined = node; n?.parent; n = n.parent) parts.push(typeof n.key === 'number' ? `[${n.key}]` : `.${n.key}`)
+  return parts.reverse().join('').replace(/^\./, '')
+}
