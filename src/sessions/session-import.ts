@@ -2,10 +2,9 @@
 // list of sessions) into rows to write. Every problem is a 400 naming where it is, e.g.
 // `sessions[2].messages[0].role`; nothing is written unless everything is valid. Pure.
 import { invalidRequest } from '../errors'
+import { SESSION_ID, SESSION_ID_RULE } from '../schemas/session-id'
 import type { ImportedSession } from './session-repository'
 import { DEFAULT_TITLE, toNewMessage } from './session-shapes'
-
-const MAX_ID = 256
 
 export function parseImport(payload: unknown, now: string): ImportedSession[] {
   const list = sessionsOf(payload)
@@ -31,7 +30,7 @@ function sessionsOf(payload: unknown): unknown[] {
 function parseSession(raw: unknown, at: string, now: string): ImportedSession {
   if (!isObject(raw)) throw invalidRequest(`${at}: expected a session object`, at)
   const id = raw.id ?? crypto.randomUUID()
-  if (typeof id !== 'string' || !id || id.length > MAX_ID) throw invalidRequest(`${at}.id: expected a non-empty string of at most ${MAX_ID} characters`, `${at}.id`)
+  if (typeof id !== 'string' || !SESSION_ID.test(id)) throw invalidRequest(`${at}.id: expected a session id of ${SESSION_ID_RULE}`, `${at}.id`)
   const metadata = raw.metadata ?? {}
   if (!isObject(metadata)) throw invalidRequest(`${at}.metadata: expected an object`, `${at}.metadata`)
   const { title = DEFAULT_TITLE, ...rest } = metadata as Record<string, unknown>
