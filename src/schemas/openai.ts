@@ -27,7 +27,7 @@ const sampling = {
   stop: nullable(t.Union([t.String(), t.Array(t.String())], { description: 'A string or a list of strings' })),
   user: t.Optional(t.String()),
   session_id: t.Optional(t.String({ pattern: SESSION_ID_PATTERN, description: SESSION_ID_RULE })),
-  trace_id: t.Optional(t.String({ minLength: 1, maxLength: 256, description: 'sageLLM extension: trace id' })),
+  trace_id: t.Optional(t.String({ pattern: SESSION_ID_PATTERN, description: `sageLLM extension: trace id, ${SESSION_ID_RULE}` })),
 }
 
 export const ChatMessage = t.Object(
