@@ -32,7 +32,13 @@ export function checkBodyLimits(body: unknown, limits: BodyLimits): void {
       if (depth >= limits.maxJsonDepth)
         throw invalidRequest(`The JSON body nests deeper than ${limits.maxJsonDepth} levels (limits.max_json_depth) at ${pathOf(node) || 'its top'}`, pathOf(node) || null)
       if (Array.isArray(value)) for (let i = 0; i < value.length; i++) stack.push({ value: value[i], depth: depth + 1, parent: node, key: i })
-      else for (const key in value) stack.push({ value: (value as Record<string, unknown>)[key], depth: depth + 1, parent: node, key })
+      else
+        for (const key in value) {
+          const child: Node = { value: (value as Record<string, unknown>)[key], depth: depth + 1, parent: node, key }
+          if (key.length > limits.maxStringChars)
+            throw invalidRequest(`A field name at ${pathOf(node) || 'the top'} is ${key.length} characters long; this gateway accepts strings of at most ${limits.maxStringChars} (limits.max_string_chars)`, pathOf(node) || null)
+          stack.push(child)
+        }
     }
   }
 }

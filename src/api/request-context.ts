@@ -25,8 +25,9 @@ export function requestContext(limits: RequestLimits) {
       if (headerBytes > limits.maxHeaderBytes)
         throw new ApiError(431, `Request headers take ${headerBytes} bytes; this gateway accepts at most ${limits.maxHeaderBytes} (limits.max_header_bytes)`, 'invalid_request_error', ERROR_CODES.headersTooLarge)
     })
-    .onParse({ as: 'global' }, async ({ request, contentType }) => {
-      if (contentType && !/json|text\/plain|x-www-form-urlencoded/i.test(contentType)) return
+    .onParse({ as: 'global' }, async ({ request }) => {
+      // Every body is read as JSON, whatever its content type claims: each API of the gateway takes
+      // JSON, and no other parser gets to read a body past the size limit.
       // A bodiless call (curl -X DELETE, POST /sessions) has no content type: it is an empty object,
       // so routes whose fields are all optional take it and the others name the first missing field.
       if (!request.headers.get('content-type') && !request.body) return {}
