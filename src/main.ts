@@ -79,10 +79,12 @@ async function shutdown(signal: string) {
     await Promise.race([closing, Bun.sleep(1000)])
     await app.server?.stop(true)
   }
+  // A response's after-response hooks (usage, logs, spans) may still be due: let them run first.
+  await new Promise((resolve) => setImmediate(resolve))
   registry.stop()
   sessions.stop()
-  access.stop()
   await tracing.shutdown()
+  access.stop()
   db.close()
   log.info('stopped', { drained })
   process.exit(0)

@@ -83,10 +83,21 @@ export class AccessControl {
     return admission
   }
 
-  /** Counts a finished request against its key's usage. */
+  /** Counts a finished request against its key's usage (written at once when flushing has stopped). */
   requestEnded(r: RequestRecord): void {
     if (r.keyId === undefined || r.model === undefined) return
     this.usage.record({ keyId: r.keyId, model: r.model, engineId: r.engineId ?? '', failed: r.status >= 400, inputTokens: r.inputTokens ?? 0, outputTokens: r.outputTokens ?? 0 })
+    if (this.stopped) this.flushLate()
+  }
+
+  private stopped = false
+
+  private flushLate(): void {
+    try {
+      this.flush()
+    } catch {
+      // The database is already closed: nothing can be written any more.
+    }
   }
 
   private flusher: ReturnType<typeof setInterval> | undefined
@@ -114,6 +125,7 @@ export class AccessControl {
   stop(): void {
     clearInterval(this.flusher)
     this.flusher = undefined
+    this.stopped = true
     this.flush()
   }
 
