@@ -83,3 +83,8 @@ export function deepFreeze<T>(value: T): T {
   }
   return value
 }
+
+/** Whether a listen address is reachable from this machine only. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host)
+}

@@ -3,6 +3,7 @@
 // listen, and on SIGTERM/SIGINT stop accepting, let in-flight requests finish, then exit 0.
 import { HELP } from './cli-help'
 import { ConfigError, loadConfig } from './config'
+import { isLoopbackHost } from './config-values'
 import { migrate } from './db/migrate'
 import { openDatabase } from './db/open'
 import { assembleGateway } from './gateway'
@@ -89,9 +90,5 @@ async function shutdown(signal: string) {
   log.info('stopped', { drained })
   process.exit(0)
 }
-function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host)
-}
-
 process.on('SIGTERM', () => void shutdown('SIGTERM'))
 process.on('SIGINT', () => void shutdown('SIGINT'))

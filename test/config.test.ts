@@ -4,6 +4,7 @@ import { describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
 import type { TSchema } from '@sinclair/typebox'
 import { ConfigError, ConfigFileSchema, DEFAULTS, ENV, loadConfig, type CliAction, type Config } from '../src/config'
+import { isLoopbackHost } from '../src/config-values'
 
 const EXAMPLE_CONFIG = join(import.meta.dir, '..', 'deploy', 'config.example.yaml')
 const EXAMPLE_ENV = join(import.meta.dir, '..', 'deploy', 'env.example')
@@ -358,3 +359,22 @@ function valueKeys(value: unknown, prefix = ''): Set<string> {
     }
   return keys
 }
+
+describe('API keys', () => {
+  test('--api-key is repeatable and wins over the env list, which wins over auth.api_keys', () => {
+    const readFile = { '/gw.yaml': 'auth: {api_keys: [file-key-0123456789]}\n' }
+    expect(configOf(['--api-key', 'flag-key-0123456789', '--api-key', 'flag-key-9876543210', '--config', '/gw.yaml'], { SAGELLM_GATEWAY_API_KEYS: 'env-key-0123456789' }, readFile).auth.apiKeys).toEqual(['flag-key-0123456789', 'flag-key-9876543210'])
+    expect(configOf(['--config', '/gw.yaml'], { SAGELLM_GATEWAY_API_KEYS: 'env-key-0123456789, env-key-9876543210' }, readFile).auth.apiKeys).toEqual(['env-key-0123456789', 'env-key-9876543210'])
+    expect(configOf(['--config', '/gw.yaml'], {}, readFile).auth.apiKeys).toEqual(['file-key-0123456789'])
+  })
+
+  test('a key shorter than 16 characters stops start-up naming its source', () => {
+    expect(configError(['--api-key', 'short'])).toContain('--api-key: every API key must be at least 16 characters long')
+    expect(configError([], { SAGELLM_GATEWAY_API_KEYS: 'ok-key-0123456789,short' })).toContain('SAGELLM_GATEWAY_API_KEYS')
+  })
+})
+
+test('loopback listen addresses are told apart from the others (the open-gateway warning)', () => {
+  for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1']) expect(isLoopbackHost(host)).toBe(true)
+  for (const host of ['0.0.0.0', '::', '10.0.0.5', 'gpu-node-1', '127.0.0.1.example.com']) expect(isLoopbackHost(host)).toBe(false)
+})
