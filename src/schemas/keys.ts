@@ -25,17 +25,8 @@ export const CreateKeyBody = t.Object(
   { additionalProperties: false },
 )
 
-export const PatchKeyBody = t.Object(
-  {
-    name: t.Optional(fields.name),
-    models: t.Optional(fields.models),
-    rpm: t.Optional(fields.rpm),
-    tpm: t.Optional(fields.tpm),
-    max_concurrency: t.Optional(fields.max_concurrency),
-    expires_at: t.Optional(fields.expires_at),
-  },
-  { additionalProperties: false },
-)
+/** Any of the create fields; null clears a limit, the model list or the expiry. */
+export const PatchKeyBody = t.Partial(CreateKeyBody, { additionalProperties: false })
 
 export const UsageQuery = t.Object({
   key: t.Optional(t.String()),

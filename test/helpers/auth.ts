@@ -34,14 +34,9 @@ export interface CreatedKey extends KeyRecord {
   key: string
 }
 
-export interface ErrorBody {
-  message: string
-  type: string
-  param: string | null
-  code: string | null
-}
+import type { ErrorBody } from './sessions-api'
 
-export const errorOf = async (res: Response): Promise<ErrorBody> => (await readJson(res)).error as ErrorBody
+export { errorOf, type ErrorBody } from './sessions-api'
 
 /** Checks status and the exact OpenAI envelope {error:{message,type,param,code}}; returns the error. */
 export async function expectOpenAIError(res: Response, status: number, expected: Partial<ErrorBody> = {}): Promise<ErrorBody> {
