@@ -264,3 +264,17 @@ test('PATCH models takes effect for the next request', async () => {
   await keysApi(gw).patch(id, { models: ['m1'] })
   await expectOpenAIError(await chatAs(gw, key, 'm2'), 403, { code: 'model_not_allowed', param: 'model' })
 })
+
+test('last_used_at shows the latest use at once, and is written to the database (it survives a restart)', async () => {
+  const db = join(fixtures.dir(), 'gateway.db')
+  const first = await fixtures.mockGateway(['--db', db])
+  const created = await createKey(first)
+  const before = Date.now()
+  expect((await chatAs(first, created.key)).status).toBe(200)
+  const used = (await readJson(await keysApi(first).get(created.id))).last_used_at as string
+  expect(used).toMatch(ISO)
+  expect(Date.parse(used)).toBeGreaterThanOrEqual(before - 1000)
+  await first.stop()
+  const second = await fixtures.mockGateway(['--db', db])
+  expect((await readJson(await keysApi(second).get(created.id))).last_used_at).toBe(used)
+})
