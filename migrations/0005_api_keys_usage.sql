@@ -32,3 +32,11 @@ CREATE TABLE usage_daily (
 ) WITHOUT ROWID;
 
 CREATE INDEX sessions_by_owner ON sessions (owner, last_active DESC, id DESC);
+
+-- Set when the first virtual key is issued: from then on keys stay required, even if every key is
+-- later deleted (deleting keys must never silently open the gateway and its sessions).
+CREATE TABLE auth_state (
+  id          INTEGER PRIMARY KEY CHECK (id = 1),
+  keys_issued INTEGER NOT NULL
+);
+INSERT INTO auth_state (id, keys_issued) VALUES (1, 0);

@@ -51,8 +51,9 @@ export function createApp({ config, registry, router, admin, sessions, log, infl
   })
     .use(errorHandler(log, telemetry))
     .use(requestContext({ maxBodyBytes: config.maxBodyBytes, ...config.limits }))
-    .use(requestTelemetry(telemetry))
+    // Preflights are answered here, before a request record exists for them to leave unfinished.
     .use(cors(config.cors))
+    .use(requestTelemetry(telemetry))
     .use(gate.plugin)
     .use(
       openapi({

@@ -84,7 +84,7 @@ export function deepFreeze<T>(value: T): T {
   return value
 }
 
-/** Whether a listen address is reachable from this machine only. */
+/** Whether a listen address (or a client's address) is this machine's own loopback. */
 export function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host)
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^(::ffff:)?127\.\d+\.\d+\.\d+$/.test(host)
 }

@@ -110,7 +110,7 @@ export const DEFAULTS = {
   breakerCooldownSeconds: 10,
   sessionTtlMinutes: 1440,
   maxHistoryMessages: 100,
-  limits: { maxMessages: 2048, maxStringChars: 8 * 1024 * 1024, maxJsonDepth: 64, maxHeaderBytes: 16 * 1024 },
+  limits: { maxMessages: 2048, maxStringChars: 8 * 1024 * 1024, maxJsonDepth: 64, maxHeaderBytes: 8 * 1024 },
   corsMaxAgeSeconds: 600,
   usageFlushSeconds: 2,
 } as const

@@ -85,7 +85,11 @@ async function shutdown(signal: string) {
   registry.stop()
   sessions.stop()
   await tracing.shutdown()
-  access.stop()
+  try {
+    access.stop()
+  } catch (e) {
+    log.error('usage not written at shutdown', { error: (e as Error).message })
+  }
   db.close()
   log.info('stopped', { drained })
   process.exit(0)

@@ -59,7 +59,7 @@ describe('defaults', () => {
       telemetry: { serviceName: 'sagellm-gateway', tracesEndpoint: undefined, headers: {}, sampler: 'parentbased_always_on', samplerRatio: 1, captureContent: false },
       adminKey: undefined,
       auth: { apiKeys: [], metricsPublic: false, docsPublic: true },
-      limits: { maxMessages: 2048, maxStringChars: 8 * 1024 * 1024, maxJsonDepth: 64, maxHeaderBytes: 16 * 1024 },
+      limits: { maxMessages: 2048, maxStringChars: 8 * 1024 * 1024, maxJsonDepth: 64, maxHeaderBytes: 8 * 1024 },
       cors: { allowOrigins: [], maxAgeSeconds: 600 },
       usage: { flushIntervalMs: 2000 },
     })

@@ -5,9 +5,11 @@ import { Elysia } from 'elysia'
 import { OPEN, type Principal } from '../auth/api-keys'
 import type { AccessControl } from '../auth/access-control'
 import type { Operation } from '../control-plane/engine'
+import { isLoopbackHost } from '../config-values'
 import { ApiError, ERROR_CODES } from '../errors'
 import type { SessionScope } from '../sessions/session-service'
 import type { RequestTelemetry } from '../telemetry/request-telemetry'
+import { pathOf } from './request-path'
 
 export type PrincipalOf = (request: Request) => Principal
 
@@ -37,7 +39,11 @@ export function authGate(access: AccessControl, adminKey: string | undefined, te
   const plugin = new Elysia({ name: 'auth-gate' })
     .onRequest(({ request }) => {
       if (request.method === 'OPTIONS') return
-      principals.set(request, access.principalOf(request.headers, new URL(request.url).pathname))
+      const path = pathOf(request)
+      const principal = access.principalOf(request.headers, path)
+      principals.set(request, principal)
+      const record = access.countsForUsage(request.method, path) ? telemetry.recordOf(request) : undefined
+      if (record) record.keyId = principal.id
     })
     .as('global')
   /** The principal the gate found for this request (OPEN when it saw none: only public routes). */
@@ -55,7 +61,7 @@ export function authGate(access: AccessControl, adminKey: string | undefined, te
       throw new ApiError(401, sent ? 'The admin key is not valid' : 'This call needs the admin key: send it as Authorization: Bearer <key>', 'authentication_error', ERROR_CODES.unauthenticated)
     }
     const address = server?.requestIP(request)?.address
-    if (!address || !isLoopback(address))
+    if (!address || !isLoopbackHost(address))
       throw new ApiError(403, `No admin key is configured, so only loopback clients may make this call (this request came from ${address ?? 'an unknown address'}); set --admin-key to manage the gateway remotely`, 'permission_error', ERROR_CODES.permissionDenied)
   }
   const admitInference: AdmitInference = (operation, body, { request, set }) => {
@@ -65,8 +71,4 @@ export function authGate(access: AccessControl, adminKey: string | undefined, te
     return access.sessionScope(principal)
   }
   return { plugin, principalOf, requireAdmin, admitInference }
-}
-
-function isLoopback(address: string): boolean {
-  return address === '::1' || /^(::ffff:)?127\./.test(address)
 }

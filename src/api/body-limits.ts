@@ -16,10 +16,13 @@ interface Node {
   readonly key?: string | number
 }
 
-/** Throws 400 invalid_argument naming the first place the body breaks a limit. */
-export function checkBodyLimits(body: unknown, limits: BodyLimits): void {
+/**
+ * Throws 400 invalid_argument naming the first place the body breaks a limit; `conversation`: the
+ * body's `messages` is one for an engine, held to maxMessages (an imported session's is not).
+ */
+export function checkBodyLimits(body: unknown, limits: BodyLimits, conversation = true): void {
   const messages = (body as { messages?: unknown } | null)?.messages
-  if (Array.isArray(messages) && messages.length > limits.maxMessages)
+  if (conversation && Array.isArray(messages) && messages.length > limits.maxMessages)
     throw invalidRequest(`messages has ${messages.length} entries; this gateway accepts at most ${limits.maxMessages} (limits.max_messages)`, 'messages')
   const stack: Node[] = [{ value: body, depth: 0 }]
   while (stack.length) {

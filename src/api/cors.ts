@@ -3,7 +3,7 @@
 // answered here, before authentication (browsers send them without credentials).
 import { Elysia } from 'elysia'
 import { ROUTE_HEADERS } from '../control-plane/route-hints'
-import { ApiError, ERROR_CODES, toOpenAIErrorBody } from '../errors'
+import { ApiError, ERROR_CODES } from '../errors'
 
 export interface CorsConfig {
   /** Origins allowed to call from a browser; "*" allows any. Empty: CORS off. */
@@ -50,8 +50,8 @@ export function cors(config: CorsConfig) {
       if (!origin) return
       if (!allowed(origin)) {
         if (!preflight) return
-        const error = new ApiError(403, `Origin '${origin.slice(0, 200)}' is not allowed to call this gateway (cors.allow_origins)`, 'permission_error', ERROR_CODES.permissionDenied)
-        return new Response(JSON.stringify(toOpenAIErrorBody(error)), { status: 403, headers: { 'content-type': 'application/json' } })
+        // Through the error handler: the route's own envelope (Anthropic's on /v1/messages), no CORS headers.
+        throw new ApiError(403, `Origin '${origin.slice(0, 200)}' is not allowed to call this gateway (cors.allow_origins)`, 'permission_error', ERROR_CODES.permissionDenied)
       }
       set.headers['access-control-allow-origin'] = origin
       set.headers.vary = 'Origin'

@@ -14,6 +14,7 @@ import {
 } from '../errors'
 import type { Logger } from '../telemetry/logger'
 import type { RequestTelemetry } from '../telemetry/request-telemetry'
+import { pathOf } from './request-path'
 
 export function errorHandler(log: Logger, telemetry?: RequestTelemetry) {
   return new Elysia({ name: 'error-handler' }).onError({ as: 'global' }, ({ code, error, request, set }) => {
@@ -26,7 +27,7 @@ export function errorHandler(log: Logger, telemetry?: RequestTelemetry) {
     record?.failed(apiError.httpStatus, apiError.errorCode)
     if (apiError.httpStatus >= 500 && !(error instanceof ApiError))
       log.error('unhandled error', { request_id: set.headers['x-request-id'], error: String(error), stack: (error as Error)?.stack })
-    const anthropic = new URL(request.url).pathname.startsWith('/v1/messages')
+    const anthropic = pathOf(request).startsWith('/v1/messages')
     const body = anthropic ? toAnthropicErrorBody(apiError) : toOpenAIErrorBody(apiError)
     // Anthropic's SDKs read the request id from `request-id` (error.requestID); OpenAI's from x-request-id.
     const requestId = anthropic ? { 'request-id': String(set.headers['x-request-id']) } : {}
@@ -44,7 +45,7 @@ function toApiError(code: string | number, error: unknown, request: Request): Ap
     return cause instanceof ApiError ? cause : invalidJson(cause instanceof Error ? cause.message : 'unreadable body')
   }
   if (error instanceof ValidationError) return fromValidation(error)
-  if (code === 'NOT_FOUND') return routeNotFound(request.method, new URL(request.url).pathname)
+  if (code === 'NOT_FOUND') return routeNotFound(request.method, pathOf(request))
   return internalError()
 }
 

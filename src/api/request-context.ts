@@ -3,10 +3,10 @@
 // --max-body-bytes and the body limits (depth, string length, message count).
 import { Elysia } from 'elysia'
 import { ApiError, ERROR_CODES, invalidJson, invalidRequest, payloadTooLarge } from '../errors'
+import { CLIENT_ID } from '../schemas/session-id'
 import { checkBodyLimits, type BodyLimits } from './body-limits'
+import { pathOf } from './request-path'
 
-/** What a client-supplied id (request id, session id) may look like before it touches logs, SQL or headers. */
-export const CLIENT_ID = /^[A-Za-z0-9._:\-]{1,128}$/
 
 export interface RequestLimits extends BodyLimits {
   readonly maxBodyBytes: number
@@ -15,6 +15,9 @@ export interface RequestLimits extends BodyLimits {
 
 /** Routes whose body may be any JSON value (an import may be a bare list); every other takes an object. */
 const ANY_JSON_PATHS = new Set(['/sessions/import'])
+
+/** Routes whose `messages` is a conversation for an engine, held to limits.max_messages. */
+const CONVERSATION_PATHS = new Set(['/v1/chat/completions', '/v1/messages', '/v1/messages/count_tokens'])
 
 export function requestContext(limits: RequestLimits) {
   return new Elysia({ name: 'request-context' })
@@ -31,8 +34,9 @@ export function requestContext(limits: RequestLimits) {
       // A bodiless call (curl -X DELETE, POST /sessions) has no content type: it is an empty object,
       // so routes whose fields are all optional take it and the others name the first missing field.
       if (!request.headers.get('content-type') && !request.body) return {}
-      const body = await parseJsonBody(request, limits.maxBodyBytes, ANY_JSON_PATHS.has(new URL(request.url).pathname))
-      checkBodyLimits(body, limits)
+      const path = pathOf(request)
+      const body = await parseJsonBody(request, limits.maxBodyBytes, ANY_JSON_PATHS.has(path))
+      checkBodyLimits(body, limits, CONVERSATION_PATHS.has(path))
       return body
     })
     .as('global')

@@ -17,6 +17,12 @@ export interface AccessOptions {
   readonly docsPublic: boolean
 }
 
+/** The usage row of requests whose model is unknown or was never read. */
+export const UNKNOWN_MODEL = '(unknown)'
+
+/** Inference routes: a request on one that passes authentication counts in its key's usage. */
+const INFERENCE_PATHS = new Set(['/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/messages'])
+
 const MISSING_KEY = 'Missing API key: send it as Authorization: Bearer <key> or as x-api-key: <key>'
 
 export class AccessControl {
@@ -54,6 +60,11 @@ export class AccessControl {
     throw rejection ?? invalidApiKey(MISSING_KEY)
   }
 
+  /** Marks an authenticated inference request for usage counting, whatever its answer turns out to be. */
+  countsForUsage(method: string, path: string): boolean {
+    return method === 'POST' && INFERENCE_PATHS.has(path)
+  }
+
   /** Whether the principal may call `model`: 403 model_not_allowed if not. */
   checkModel(principal: Principal, model: string): void {
     if (principal.kind === 'virtual' && !allowsModel(principal.key.models, model))
@@ -70,11 +81,11 @@ export class AccessControl {
    * model (usage is counted when it ends) and settles the admission then.
    */
   admit(principal: Principal, operation: Operation, body: Record<string, unknown> & { model: string }, record: RequestRecord | undefined): Admission | undefined {
-    this.checkModel(principal, body.model)
     if (record) {
       record.keyId = principal.id
       record.model = body.model
     }
+    this.checkModel(principal, body.model)
     if (principal.kind !== 'virtual') return undefined
     const { rpm, tpm, maxConcurrency } = principal.key
     if (rpm === null && tpm === null && maxConcurrency === null) return undefined
@@ -85,8 +96,11 @@ export class AccessControl {
 
   /** Counts a finished request against its key's usage (written at once when flushing has stopped). */
   requestEnded(r: RequestRecord): void {
-    if (r.keyId === undefined || r.model === undefined) return
-    this.usage.record({ keyId: r.keyId, model: r.model, engineId: r.engineId ?? '', failed: r.status >= 400, inputTokens: r.inputTokens ?? 0, outputTokens: r.outputTokens ?? 0 })
+    if (r.keyId === undefined) return
+    // A model no engine serves (or none named: the body was refused) is counted under one name, so
+    // made-up names cannot grow the usage table.
+    const model = r.model === undefined || r.code === ERROR_CODES.modelNotFound ? UNKNOWN_MODEL : r.model
+    this.usage.record({ keyId: r.keyId, model, engineId: r.engineId ?? '', failed: r.status >= 400, inputTokens: r.inputTokens ?? 0, outputTokens: r.outputTokens ?? 0 })
     if (this.stopped) this.flushLate()
   }
 

@@ -37,6 +37,8 @@ export class KeyRepository {
       ),
       delete: db.prepare<void, [string]>('DELETE FROM api_keys WHERE id = ?'),
       touch: db.prepare<void, [string, string]>('UPDATE api_keys SET last_used_at = ? WHERE id = ?'),
+      issued: db.prepare<{ keys_issued: number }, []>('SELECT keys_issued FROM auth_state WHERE id = 1'),
+      markIssued: db.prepare<void, []>('UPDATE auth_state SET keys_issued = 1 WHERE id = 1'),
     }
   }
 
@@ -44,8 +46,17 @@ export class KeyRepository {
     return this.q.all.all().map((row) => ({ key: fromRow(row), hash: row.key_hash }))
   }
 
+  /** Stores a new key and notes, for good, that keys have been issued. */
   insert(key: VirtualKey, hash: string): void {
-    this.q.insert.run(key.id, key.name, hash, key.prefix, modelsText(key.models), key.rpm, key.tpm, key.maxConcurrency, key.expiresAt, key.createdAt)
+    this.db.transaction(() => {
+      this.q.insert.run(key.id, key.name, hash, key.prefix, modelsText(key.models), key.rpm, key.tpm, key.maxConcurrency, key.expiresAt, key.createdAt)
+      this.q.markIssued.run()
+    }).immediate()
+  }
+
+  /** Whether a virtual key was ever issued on this database. */
+  keysIssued(): boolean {
+    return this.q.issued.get()?.keys_issued === 1
   }
 
   update(key: VirtualKey): void {

@@ -53,11 +53,14 @@ export class KeyService {
     this.staticDigests = options.staticKeys.map(digestOf)
     this.adminDigest = options.adminKey === undefined ? undefined : digestOf(options.adminKey)
     for (const { key, hash } of repo.all()) this.remember(key, hash)
+    this.issued = repo.keysIssued()
   }
 
-  /** Keys are required once any is configured or was ever issued (a revoked one included). */
+  private issued: boolean
+
+  /** Keys are required once any is configured or a virtual key was ever issued (even if since deleted). */
   get required(): boolean {
-    return this.staticDigests.length > 0 || this.byDigest.size > 0
+    return this.staticDigests.length > 0 || this.issued
   }
 
   /** The principal a secret stands for, or an invalid_api_key error saying why it stands for none. */
@@ -93,6 +96,7 @@ export class KeyService {
     const hash = digestOf(secret).toString('hex')
     this.repo.insert(key, hash)
     this.remember(key, hash)
+    this.issued = true
     return { key, secret }
   }
 

@@ -4,8 +4,9 @@
 // what the buckets of the last 61 seconds hold, plus what it asks for, stays within the limit; a
 // bucket leaves the window 61 s after its second began, so no 60-second span ever holds more than
 // the limit (a conservative window, never an over-admitting one). Tokens are reserved at admission
-// (prompt estimate + max_tokens) and settled with the real usage when the answer ends: the
-// difference goes back into the bucket the reservation went to, if it is still in the window.
+// (prompt estimate + max_tokens) and settled with the real usage when the answer ends: what was
+// reserved and not used goes back into the bucket the reservation went to (if still in the window),
+// usage beyond the reservation is charged to the second the answer ended in.
 // Admission is one synchronous step (check every limit, then take from all): with one event loop,
 // concurrent requests cannot both see the same last free slot.
 import { ApiError, ERROR_CODES } from '../errors'
@@ -118,7 +119,11 @@ export class RateLimiter {
         if (settled) return
         settled = true
         held.inFlight--
-        if (actual !== undefined) held.tokens.adjust(second, actual - tokens)
+        if (actual === undefined || actual === tokens) return
+        // Unused reservation goes back where it was taken; usage beyond it is charged now, so a
+        // long stream's output counts in the window it ends in even after its admission second left.
+        if (actual < tokens) held.tokens.adjust(second, actual - tokens)
+        else held.tokens.add(this.clock(), actual - tokens)
       },
     }
   }

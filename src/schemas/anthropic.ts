@@ -9,7 +9,7 @@ const block = t.Object({ type: t.String({ minLength: 1 }) }, { ...open, descript
 const content = t.Union([t.String(), t.Array(block)], { description: 'A string or a list of content blocks' })
 
 const fields = {
-  model: t.String({ minLength: 1, description: 'Model id, as listed by GET /v1/models' }),
+  model: t.String({ minLength: 1, maxLength: 256, description: 'Model id, as listed by GET /v1/models (at most 256 characters)' }),
   messages: t.Array(
     t.Object({ role: t.Union([t.Literal('user'), t.Literal('assistant')], { description: 'user or assistant' }), content }, open),
     { minItems: 1, description: 'At least one message' },

@@ -108,7 +108,8 @@ export const ConfigFileSchema = Type.Object(
       max_messages: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),
       max_string_chars: Type.Optional(Type.Integer({ minimum: 1 })),
       max_json_depth: Type.Optional(Type.Integer({ minimum: 2, maximum: 10_000 })),
-      max_header_bytes: Type.Optional(Type.Integer({ minimum: 1024 })),
+      // Bun itself refuses headers over 16 KiB with a bare 431 before the gateway sees them.
+      max_header_bytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 16_000, description: 'an integer from 1024 to 16000 (Bun refuses larger headers itself)' })),
     }),
     cors: section({
       allow_origins: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'a list of origins such as https://app.example, or "*"' })),

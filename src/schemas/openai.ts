@@ -15,7 +15,7 @@ const nullable = <T extends Parameters<typeof t.Nullable>[0]>(schema: T) => t.Op
 
 /** Sampling fields shared by chat and completions (sageLLM protocol ranges). */
 const sampling = {
-  model: t.String({ minLength: 1, description: 'Model id, as listed by GET /v1/models' }),
+  model: t.String({ minLength: 1, maxLength: 256, description: 'Model id, as listed by GET /v1/models (at most 256 characters)' }),
   stream: nullable(t.Boolean()),
   stream_options: nullable(t.Object({ include_usage: t.Optional(t.Nullable(t.Boolean())) }, open)),
   max_tokens: nullable(integer({ minimum: 1, description: 'Must be > 0' })),

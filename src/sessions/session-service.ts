@@ -164,6 +164,9 @@ export class SessionService {
     deadlineAt?: number,
     scope: SessionScope = ALL_SESSIONS,
   ): Promise<SessionTurn> {
+    // Someone else's session is missing to this caller: it must not even wait on its lock.
+    const before = this.repo.get(sessionId)
+    if (before && !isVisible(before, scope)) throw notFound(sessionId)
     const waitMs = Math.max(1, Math.min(this.options.turnWaitMs ?? 30_000, deadlineAt === undefined ? Infinity : deadlineAt - this.now().getTime()))
     const release = await this.locks.acquire(sessionId, signal, waitMs)
     try {

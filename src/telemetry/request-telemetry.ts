@@ -6,6 +6,7 @@ import { Elysia } from 'elysia'
 import type { Logger } from './logger'
 import type { GatewayMetrics } from './metrics'
 import { contextWith, type Tracing } from './tracing'
+import { pathOf } from '../api/request-path'
 
 /** Routes scraped or polled all the time: their log lines are at debug level. */
 const QUIET_ROUTES = new Set(['/health', '/metrics'])
@@ -92,7 +93,7 @@ export class RequestTelemetry {
     const span = this.tracing.tracer.startSpan(request.method, { kind: SpanKind.SERVER }, parent)
     // Attributes only for a span that is recorded: with tracing off this is every request's path.
     if (span.isRecording())
-      span.setAttributes({ 'http.request.method': request.method, 'url.path': new URL(request.url).pathname, 'sagellm.request_id': requestId })
+      span.setAttributes({ 'http.request.method': request.method, 'url.path': pathOf(request), 'sagellm.request_id': requestId })
     const record = new RequestRecord(requestId, request.method, span, contextWith(parent, span), (r) => this.end(r))
     this.records.set(request, record)
     return record

@@ -119,3 +119,13 @@ test('durations are written as OpenAI writes them', () => {
   expect(duration(59_001)).toBe('1m0s')
   expect(duration(361_000)).toBe('6m1s')
 })
+
+test('usage beyond the reservation is charged when the answer ends, even after the admission second left the window', () => {
+  let now = 0
+  const limiter = new RateLimiter(() => now)
+  const long = limiter.admit('k', limits({ tpm: 1000 }), 10)
+  now = 70_000 // a 70-second stream: its admission second is out of the window
+  long.settle(900)
+  expect(refused(() => limiter.admit('k', limits({ tpm: 1000 }), 200)).errorCode).toBe('rate_limit_exceeded')
+  expect(() => limiter.admit('k', limits({ tpm: 1000 }), 100)).not.toThrow()
+})

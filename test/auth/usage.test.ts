@@ -98,6 +98,19 @@ test('an answer >= 400 to an authenticated inference request counts as a request
   expect((await readJson(await keysApi(gw).usage(`?key=${c.id}`))).totals).toMatchObject({ requests: 1, errors: 1 })
 })
 
+test('every refusal of an authenticated inference request counts: 403 model, 400 body, 400 header, 404 model', async () => {
+  const gw = await fixtures.mockGateway()
+  const e = await createKey(gw, { name: 'E', models: ['mock', 'other'] })
+  expect((await chatAs(gw, e.key, 'third')).status).toBe(403)
+  expect((await chatAs(gw, e.key, 'mock', { temperature: 'hot' })).status).toBe(400)
+  expect((await chatAs(gw, e.key, 'mock', {}, { 'x-session-id': 'not a valid id' })).status).toBe(400)
+  expect((await chatAs(gw, e.key, 'other')).status).toBe(404)
+  const { data, totals } = await readJson(await keysApi(gw).usage(`?key=${e.id}`))
+  expect(totals).toMatchObject({ requests: 4, errors: 4 })
+  // Unknown models and unread bodies go under one row, so made-up names cannot grow the table.
+  expect((data as { model: string; requests: number }[]).map((r) => [r.model, r.requests]).sort()).toEqual([['(unknown)', 3], ['third', 1]])
+})
+
 test('a request refused for its key counts for no key', async () => {
   const gw = await fixtures.mockGateway()
   await createKey(gw)

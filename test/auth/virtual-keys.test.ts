@@ -188,15 +188,21 @@ test('the admin key is accepted as x-api-key on the keys routes', async () => {
   expect((await send(gw, 'GET', '/v1/management/keys', undefined, undefined, { 'x-api-key': ADMIN_KEY })).status).toBe(200)
 })
 
-test('the first virtual key turns auth on; a revoked one keeps it on; deleting the last turns it off', async () => {
-  const gw = await fixtures.mockGateway()
+test('the first virtual key turns auth on for good: revoking or deleting every key, or a restart, does not open the gateway again', async () => {
+  const db = join(fixtures.dir(), 'gateway.db')
+  const gw = await fixtures.mockGateway(['--db', db])
   expect((await chatAs(gw, undefined)).status).toBe(200)
   const { id } = await createKey(gw)
   await expectOpenAIError(await chatAs(gw, undefined), 401, { code: 'invalid_api_key' })
   await keysApi(gw).revoke(id)
   expect((await chatAs(gw, undefined)).status).toBe(401)
   await keysApi(gw).remove(id)
-  expect((await chatAs(gw, undefined)).status).toBe(200)
+  expect((await chatAs(gw, undefined)).status).toBe(401)
+  expect((await send(gw, 'GET', '/sessions', undefined)).status).toBe(401)
+  await gw.stop()
+  const again = await fixtures.mockGateway(['--db', db])
+  expect((await chatAs(again, undefined)).status).toBe(401)
+  expect((await chatAs(again, ADMIN_KEY)).status).toBe(200)
 })
 
 /** Every file of a directory (the SQLite file and its -wal/-shm) as one latin1 string. */
