@@ -59,7 +59,8 @@ if (run1000 && fdLimit < 4096) {
 // The binary: built when missing (or with --build); a warning when src/ changed after it was built.
 if (opt.build || !existsSync(BINARY)) {
   log('building the gateway binary (bun run build)…')
-  const b = Bun.spawnSync(['bun', 'run', 'build'], { cwd: ROOT, stdout: 'inherit', stderr: 'inherit' })
+  const b = Bun.spawnSync(['bun', 'run', 'build'], { cwd: ROOT, stdout: 'pipe', stderr: 'inherit' })
+  process.stderr.write(b.stdout)
   if (b.exitCode !== 0) throw new Error('bun run build failed')
 }
 const builtAt = statSync(BINARY).mtimeMs
