@@ -9,19 +9,7 @@
 //               and would shorten it); a stream counts as an error unless it is HTTP 200, carries
 //               exactly the expected number of token events and ends with `data: [DONE]`
 // Usage: bun bench/perf/driver.ts '{"url":…,"mode":"stream","concurrency":64,"warmupMs":1000,"measureMs":5000,"tokens":32}'
-export {}
-
-interface Config {
-  readonly url: string
-  readonly mode: 'nonstream' | 'stream'
-  readonly concurrency: number
-  readonly warmupMs: number
-  readonly measureMs: number
-  /** Token events each stream must carry (stream mode; sent as max_tokens). */
-  readonly tokens?: number
-  /** The fake engine's pause between a stream's chunks (sent as the extra body field bench_pace_ms). */
-  readonly paceMs?: number
-}
+import type { DriverConfig as Config } from './procs'
 
 const cfg = JSON.parse(process.argv[2] ?? '{}') as Config
 const GRACE_MS = 15_000

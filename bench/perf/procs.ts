@@ -138,7 +138,9 @@ export interface DriverConfig {
   readonly concurrency: number
   readonly warmupMs: number
   readonly measureMs: number
+  /** Token events each stream must carry (stream mode; sent as max_tokens). */
   readonly tokens?: number
+  /** The fake engine's pause between a stream's chunks (sent as the extra body field bench_pace_ms). */
   readonly paceMs?: number
 }
 
