@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { startFakeEngine } from '../test/helpers/fake-engine'
 import { Histogram } from '../src/telemetry/prometheus'
 
-const REQUESTS = 4000
+const REQUESTS = 20_000
 /** Requests before measuring: enough for the JIT to settle (with tracing on, 4 000 left it still compiling). */
 const WARMUP = 16_000
 const CONCURRENCY = 16

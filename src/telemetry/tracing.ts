@@ -8,7 +8,6 @@ import { resourceFromAttributes } from '@opentelemetry/resources'
 import {
   AlwaysOffSampler,
   AlwaysOnSampler,
-  BatchSpanProcessor,
   ParentBasedSampler,
   TraceIdRatioBasedSampler,
   TracerProvider,
@@ -18,7 +17,7 @@ import {
 import { VERSION } from '../version'
 import type { Logger } from './logger'
 import type { TelemetryConfig } from './telemetry-config'
-import { WorkerSpanExporter } from './worker-exporter'
+import { WorkerSpanProcessor } from './worker-span-processor'
 
 const propagator = new W3CTraceContextPropagator()
 
@@ -44,7 +43,7 @@ export interface TracingOptions {
   readonly log: Logger
   /** Replaces the OTLP exporter's processor (tests and benchmarks). */
   readonly processor?: SpanProcessor
-  /** The export worker's module URL (see WorkerExporterOptions.workerUrl). */
+  /** The export worker's module URL (see WorkerSpanProcessorOptions.workerUrl). */
   readonly workerUrl?: string
 }
 
@@ -59,14 +58,7 @@ export function createTracing(config: TelemetryConfig, { log, processor, workerU
   }
   const resource = { 'service.name': config.serviceName, 'service.version': VERSION }
   // Batches go to a worker thread that encodes and sends them: nothing of the export runs on the request path.
-  const spanProcessor =
-    processor ??
-    new BatchSpanProcessor({
-      exporter: new WorkerSpanExporter({ url: config.tracesEndpoint!, headers: config.headers, resource, workerUrl }),
-      scheduledDelayMillis: 500,
-      maxExportBatchSize: 1024,
-      maxQueueSize: 16_384,
-    })
+  const spanProcessor = processor ?? new WorkerSpanProcessor({ url: config.tracesEndpoint!, headers: config.headers, resource, log, workerUrl })
   const provider = new TracerProvider({
     resource: resourceFromAttributes(resource),
     sampler: samplerOf(config),
