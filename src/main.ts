@@ -92,6 +92,7 @@ async function shutdown(signal: string) {
   }
   db.close()
   log.info('stopped', { drained })
+  log.flush()
   process.exit(0)
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'))

@@ -62,8 +62,9 @@ export async function parseJsonBody(request: Request, limit: number, anyJson = f
 }
 
 function sizeOfHeaders(headers: Headers): number {
+  // forEach, not for…of: no [name, value] pair allocated per header.
   let size = 0
-  for (const [name, value] of headers) size += name.length + value.length + 4
+  headers.forEach((value, name) => (size += name.length + value.length + 4))
   return size
 }
 
@@ -78,6 +79,14 @@ async function readBounded(request: Request, limit: number): Promise<string> {
     chunks.push(chunk)
   }
   return Buffer.concat(chunks).toString('utf8')
+}
+
+/**
+ * The handler's Response carries x-request-id itself. Elysia copies headers left in `set` into a
+ * second Response; with none left, the handler's goes out as it is.
+ */
+export function carriedByResponse(set: { headers: Record<string, unknown> }): void {
+  delete set.headers['x-request-id']
 }
 
 /** The request id chosen in onRequest, for handlers and logs. */

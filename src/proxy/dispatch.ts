@@ -26,8 +26,6 @@ const ENGINE_PATHS: Record<Operation, string> = {
   messages: '/messages',
 }
 
-const JSON_HEADERS = { 'content-type': 'application/json' }
-const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' }
 
 export interface DispatchRequest {
   readonly operation: Operation
@@ -169,7 +167,7 @@ export class Dispatcher {
         observed.answered(text)
         registry.recordSuccess(engine)
         turn?.completeFromBody(text, engine.id, request.requestId)
-        return new Response(text, { status: 200, headers: JSON_HEADERS })
+        return new Response(text, { status: 200, headers: { 'content-type': 'application/json', 'x-request-id': request.requestId } })
       }
       if (!response.headers.get('content-type')?.includes('text/event-stream')) {
         await response.body?.cancel().catch(() => {})
@@ -205,7 +203,7 @@ export class Dispatcher {
       })
       request.record?.streamStarted()
       streaming = true
-      return new Response(body, { status: 200, headers: SSE_HEADERS })
+      return new Response(body, { status: 200, headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-request-id': request.requestId } })
     } catch (e) {
       // The gateway's own failure (a session turn that could not be stored), not the engine's.
       if (e instanceof ApiError) {

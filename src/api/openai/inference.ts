@@ -7,7 +7,7 @@ import type { Dispatcher } from '../../proxy/dispatch'
 import { openAIModels } from '../../schemas/openai'
 import type { RequestTelemetry } from '../../telemetry/request-telemetry'
 import type { AdmitInference } from '../auth'
-import { requestIdOf } from '../request-context'
+import { carriedByResponse, requestIdOf } from '../request-context'
 
 export function openAIInferenceRoutes(dispatcher: Dispatcher, telemetry: RequestTelemetry, admit: AdmitInference) {
   const handle =
@@ -17,7 +17,13 @@ export function openAIInferenceRoutes(dispatcher: Dispatcher, telemetry: Request
       server?.timeout(request, 0)
       const hints = routeHintsOf(body, request.headers)
       const sessionScope = admit(operation, body, { request, set })
-      return dispatcher.dispatch({ operation, body, requestId: requestIdOf(set), hints, signal: request.signal, record: telemetry.recordOf(request), sessionScope })
+      return dispatcher.dispatch({ operation, body, requestId: requestIdOf(set), hints, signal: request.signal, record: telemetry.recordOf(request), sessionScope }).then((response) => {
+        carriedByResponse(set)
+        return response
+      }).then((response) => {
+        carriedByResponse(set)
+        return response
+      })
     }
   return new Elysia({ name: 'openai-inference' })
     .model(openAIModels)
