@@ -14,7 +14,6 @@ import type { SessionTurn } from '../sessions/session-turn'
 import { AttemptTelemetry } from '../telemetry/attempt-telemetry'
 import type { Logger } from '../telemetry/logger'
 import type { RequestRecord, RequestTelemetry } from '../telemetry/request-telemetry'
-import { Deadline } from './deadline'
 import type { InflightTracker } from './inflight'
 import { ANTHROPIC_SSE, OPENAI_SSE, openStreamRelay } from './stream-relay'
 import { toUpstreamBody } from './upstream-body'
@@ -149,11 +148,11 @@ export class Dispatcher {
     const upstream = toUpstreamBody(request.body, stream && request.operation !== 'messages')
     // The first byte is awaited up to the request timeout, or the client's deadline if that comes first.
     const untilDeadline = request.hints.deadlineAt === undefined ? Infinity : Math.max(1, request.hints.deadlineAt - Date.now())
-    const deadline = new Deadline(Math.min(this.deps.requestTimeoutMs, untilDeadline))
+    const deadline = inflight.deadline(Math.min(this.deps.requestTimeoutMs, untilDeadline), request.signal)
     const observed = new AttemptTelemetry(this.deps.telemetry, request.record, engine, request.operation, route.model, request.body, earlier.length + 1)
     if (request.record) request.record.engineId = engine.id
     const call = {
-      signal: AbortSignal.any([request.signal, deadline.signal, inflight.shutdownSignal]),
+      signal: deadline.signal,
       clientSignal: request.signal,
       headers: observed.traceHeaders({ 'x-request-id': request.requestId }),
     }
@@ -218,7 +217,7 @@ export class Dispatcher {
       }
       const engineError = error as EngineError
       observed.failed(engineError)
-      if (inflight.shutdownSignal.aborted) throw shuttingDown()
+      if (inflight.aborted) throw shuttingDown()
       if (!engineError.retryable) {
         // The engine answered: it is alive, the request was at fault.
         registry.recordSuccess(engine)

@@ -1,16 +1,27 @@
-// Counts requests and streams still being answered (for logs and tests), and holds the signal
-// that ends them all, each with a proper error, when the drain timeout passes.
+// Counts requests and streams still being answered (for logs and tests), and holds the deadlines of
+// the engine calls in flight, which end them all, each with a proper error, when the drain timeout passes.
+import { Deadline } from './deadline'
+
 export class InflightTracker {
   private count = 0
-  private readonly shutdown = new AbortController()
+  private stopping?: Error
+  private readonly calls = new Set<Deadline>()
 
-  /** Aborted when the gateway gives up waiting for in-flight requests. */
-  get shutdownSignal(): AbortSignal {
-    return this.shutdown.signal
+  /** The gateway gave up waiting for in-flight requests. */
+  get aborted(): boolean {
+    return this.stopping !== undefined
   }
 
   abortAll(reason: string): void {
-    this.shutdown.abort(new Error(reason))
+    this.stopping = new Error(reason)
+    for (const call of this.calls) call.abort(this.stopping)
+  }
+
+  /** The deadline of a new engine call: its signal aborts on silence, on the client's abort and on abortAll. */
+  deadline(ms: number, clientSignal: AbortSignal): Deadline {
+    const deadline = new Deadline(ms, clientSignal, this.calls)
+    if (this.stopping) deadline.abort(this.stopping)
+    return deadline
   }
 
   get size(): number {

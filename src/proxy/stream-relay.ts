@@ -23,7 +23,7 @@ export interface RelayOptions {
   readonly engineId: string
   readonly clientWantsUsage: boolean
   readonly deadline: Deadline
-  /** The client's signal plus the deadline's: aborts the engine request. */
+  /** The deadline's signal, which the client's abort also aborts: aborts the engine request. */
   readonly signal: AbortSignal
   readonly clientSignal: AbortSignal
   /**

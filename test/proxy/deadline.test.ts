@@ -1,0 +1,81 @@
+// The engine call's deadline: silence while waiting on the engine aborts it, time the client holds
+// the stream does not, and the client's abort and the gateway's shutdown abort it with their own reasons.
+import { expect, test } from 'bun:test'
+import { Deadline } from '../../src/proxy/deadline'
+import { InflightTracker } from '../../src/proxy/inflight'
+
+/** Resolves with the time the signal aborted at, or undefined if it did not within `withinMs`. */
+function abortedWithin(signal: AbortSignal, withinMs: number): Promise<number | undefined> {
+  if (signal.aborted) return Promise.resolve(performance.now())
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), withinMs)
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer)
+      resolve(performance.now())
+    })
+  })
+}
+
+test('waiting on a silent engine aborts after the period, with a reason naming it', async () => {
+  const started = performance.now()
+  const deadline = new Deadline(40)
+  const at = await abortedWithin(deadline.signal, 2000)
+  expect(at).toBeDefined()
+  expect(at! - started).toBeGreaterThanOrEqual(39)
+  expect((deadline.signal.reason as Error).message).toBe('the engine sent nothing for 0.04 s')
+})
+
+test('time spent disarmed (the client reading slowly) never aborts', async () => {
+  const deadline = new Deadline(30)
+  deadline.disarm()
+  expect(await abortedWithin(deadline.signal, 120)).toBeUndefined()
+  deadline.clear()
+})
+
+test('each arm starts a full period from then', async () => {
+  const deadline = new Deadline(60)
+  // Re-armed every 20 ms for 200 ms: never 60 ms of silence in a row.
+  for (let i = 0; i < 10; i++) {
+    await Bun.sleep(20)
+    deadline.disarm()
+    deadline.arm()
+  }
+  expect(deadline.signal.aborted).toBe(false)
+  const armedAt = performance.now()
+  const at = await abortedWithin(deadline.signal, 2000)
+  expect(at! - armedAt).toBeGreaterThanOrEqual(59)
+})
+
+test("the client's abort aborts the call with the client's reason", async () => {
+  const client = new AbortController()
+  const deadline = new Deadline(60_000, client.signal)
+  const reason = new Error('client went away')
+  client.abort(reason)
+  expect(deadline.signal.aborted).toBe(true)
+  expect(deadline.signal.reason).toBe(reason)
+  deadline.clear()
+})
+
+test('a cleared deadline neither times out nor follows the client', async () => {
+  const client = new AbortController()
+  const deadline = new Deadline(20, client.signal)
+  deadline.clear()
+  client.abort()
+  expect(await abortedWithin(deadline.signal, 80)).toBeUndefined()
+})
+
+test('abortAll at shutdown aborts every live call, and calls started after it at once', () => {
+  const inflight = new InflightTracker()
+  const client = new AbortController()
+  const live = inflight.deadline(60_000, client.signal)
+  const finished = inflight.deadline(60_000, client.signal)
+  finished.clear()
+  inflight.abortAll('draining took too long')
+  expect(inflight.aborted).toBe(true)
+  expect((live.signal.reason as Error).message).toBe('draining took too long')
+  expect(finished.signal.aborted).toBe(false)
+  const late = inflight.deadline(60_000, client.signal)
+  expect((late.signal.reason as Error).message).toBe('draining took too long')
+  live.clear()
+  late.clear()
+})
