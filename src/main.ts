@@ -7,9 +7,12 @@ import { isLoopbackHost } from './config-values'
 import { migrate } from './db/migrate'
 import { openDatabase } from './db/open'
 import { assembleGateway } from './gateway'
+import { BUN_DEFAULT_FETCH_CAPACITY, FETCH_CAPACITY_ENV, fetchCapacity, raiseFetchCapacity } from './fetch-capacity'
 import { createTracing } from './telemetry/tracing'
 import { createLogger } from './telemetry/logger'
 import { VERSION } from './version'
+
+raiseFetchCapacity()
 
 function fail(message: string): never {
   process.stderr.write(`sagellm-gateway: ${message}\n`)
@@ -63,7 +66,10 @@ log.info('sagellm-gateway listening', {
   version: VERSION,
   url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${app.server?.port}`,
   engines: registry.all.map((e) => ({ engine_id: e.id, url: e.baseUrl })),
+  max_engine_requests: fetchCapacity(),
 })
+if (fetchCapacity() <= BUN_DEFAULT_FETCH_CAPACITY)
+  log.warning(`at most ${fetchCapacity()} engine requests can be in flight at once; more concurrent requests wait in a queue (set ${FETCH_CAPACITY_ENV}, e.g. 16384, in the environment before start)`, { max_engine_requests: fetchCapacity() })
 
 let stopping = false
 async function shutdown(signal: string) {
