@@ -94,13 +94,14 @@ try {
 
   const floor = await startScript('floor', 'floor.ts', ['--upstream', engine.url], LIFTED_FETCH_CAP)
   children.push(floor)
-  const gateway = await startGateway({ binary: BINARY, engineUrl, dbPath: newDb(), env: LIFTED_FETCH_CAP })
+  // Started as an operator would, without BUN_CONFIG_MAX_HTTP_REQUESTS: the executable raises it itself.
+  const gateway = await startGateway({ binary: BINARY, engineUrl, dbPath: newDb() })
   children.push(gateway)
   m.idleRssKiB = statusKiB(gateway.pid, 'VmRSS')
   m.floorIdleRssKiB = statusKiB(floor.pid, 'VmRSS')
   let wholeRunPeak = 0
-  // The same binary with Bun's default fetch cap (256 requests in flight), as deployed without the env.
-  const capped = run1000 ? await startGateway({ binary: BINARY, engineUrl, dbPath: newDb(), name: 'gateway-default-cap' }) : undefined
+  // The same binary held to Bun's default fetch cap (256 requests in flight): what the re-execution avoids.
+  const capped = run1000 ? await startGateway({ binary: BINARY, engineUrl, dbPath: newDb(), name: 'gateway-default-cap', env: { BUN_CONFIG_MAX_HTTP_REQUESTS: '256' } }) : undefined
   if (capped) children.push(capped)
 
   type Target = { name: string; url: string; pid?: number }
