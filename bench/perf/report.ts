@@ -72,7 +72,7 @@ export function report(m: Measurements, s: Settings, machine: Machine): string {
     `- settings: ${s.rounds} interleaved round(s); non-stream ${s.nonStream.concurrency} clients; 64 streams of ${s.stream64.tokens} tokens ` +
       `every ${s.stream64.paceMs} ms; 1 000 streams of ${s.stream1000.tokens} tokens every ${s.stream1000.paceMs} ms; windows ${s.nonStream.measureMs}/${s.stream64.measureMs}/${s.stream1000.measureMs} ms after ` +
       `${s.nonStream.warmupMs}/${s.stream64.warmupMs}/${s.stream1000.warmupMs} ms warm-up (non-stream/64/1 000); ` +
-      `floor and gateway run with BUN_CONFIG_MAX_HTTP_REQUESTS=4096; figures are medians over rounds, "added" = minus direct in the same round`,
+      `floor and drivers run with BUN_CONFIG_MAX_HTTP_REQUESTS=4096, the gateway started without it (it raises its own to 16384); figures are medians over rounds, "added" = minus direct in the same round`,
   )
   out.push('')
   row('figure', ...T)
