@@ -7,7 +7,7 @@ import { isLoopbackHost } from './config-values'
 import { migrate } from './db/migrate'
 import { openDatabase } from './db/open'
 import { assembleGateway } from './gateway'
-import { BUN_DEFAULT_FETCH_CAPACITY, FETCH_CAPACITY_ENV, fetchCapacity, raiseFetchCapacity } from './fetch-capacity'
+import { BUN_DEFAULT_FETCH_CAPACITY, FETCH_CAPACITY_ENV, GATEWAY_FETCH_CAPACITY, fetchCapacity, raiseFetchCapacity } from './fetch-capacity'
 import { createTracing } from './telemetry/tracing'
 import { createLogger } from './telemetry/logger'
 import { VERSION } from './version'
@@ -62,14 +62,15 @@ try {
 } catch (e) {
   fail(`cannot listen on ${config.host}:${config.port}: ${(e as Error).message}`)
 }
+const maxEngineRequests = fetchCapacity()
 log.info('sagellm-gateway listening', {
   version: VERSION,
   url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${app.server?.port}`,
   engines: registry.all.map((e) => ({ engine_id: e.id, url: e.baseUrl })),
-  max_engine_requests: fetchCapacity(),
+  max_engine_requests: maxEngineRequests,
 })
-if (fetchCapacity() <= BUN_DEFAULT_FETCH_CAPACITY)
-  log.warning(`at most ${fetchCapacity()} engine requests can be in flight at once; more concurrent requests wait in a queue (set ${FETCH_CAPACITY_ENV}, e.g. 16384, in the environment before start)`, { max_engine_requests: fetchCapacity() })
+if (maxEngineRequests <= BUN_DEFAULT_FETCH_CAPACITY)
+  log.warning(`at most ${maxEngineRequests} engine requests can be in flight at once; more concurrent requests wait in a queue (set ${FETCH_CAPACITY_ENV}, e.g. ${GATEWAY_FETCH_CAPACITY}, in the environment before start)`, { max_engine_requests: maxEngineRequests })
 
 let stopping = false
 async function shutdown(signal: string) {

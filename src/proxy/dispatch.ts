@@ -25,7 +25,6 @@ const ENGINE_PATHS: Record<Operation, string> = {
   messages: '/messages',
 }
 
-
 export interface DispatchRequest {
   readonly operation: Operation
   /** The validated client body; fields the gateway does not read go to the engine untouched. */

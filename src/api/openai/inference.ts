@@ -20,9 +20,6 @@ export function openAIInferenceRoutes(dispatcher: Dispatcher, telemetry: Request
       return dispatcher.dispatch({ operation, body, requestId: requestIdOf(set), hints, signal: request.signal, record: telemetry.recordOf(request), sessionScope }).then((response) => {
         carriedByResponse(set)
         return response
-      }).then((response) => {
-        carriedByResponse(set)
-        return response
       })
     }
   return new Elysia({ name: 'openai-inference' })
