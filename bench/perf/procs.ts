@@ -56,6 +56,26 @@ export async function startScript(name: string, script: string, args: string[], 
   return { name, proc, pid: proc.pid, port, url: `http://127.0.0.1:${port}`, stop: () => stopProc(proc) }
 }
 
+/** An OTLP/HTTP receiver on loopback that counts and drops what it is sent (a collector that costs nothing). */
+export function startOtlpSink() {
+  const received = { requests: 0, bytes: 0 }
+  const server = Bun.serve({
+    hostname: '127.0.0.1',
+    port: 0,
+    async fetch(req) {
+      received.requests++
+      received.bytes += (await req.arrayBuffer()).byteLength
+      return new Response(new Uint8Array(), { headers: { 'content-type': 'application/x-protobuf' } })
+    },
+  })
+  return {
+    received,
+    /** Environment that makes a gateway export every span to this sink. */
+    env: { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `http://127.0.0.1:${server.port}/v1/traces`, OTEL_TRACES_SAMPLER: 'always_on' },
+    stop: () => server.stop(true),
+  }
+}
+
 export const chatBody = JSON.stringify({ model: 'm', max_tokens: 16, messages: [{ role: 'user', content: 'Say something short.' }] })
 
 /** Polls a chat completion until it answers 200: returns ms to the first response of any kind and to the 200. */

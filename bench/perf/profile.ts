@@ -3,13 +3,14 @@
 // drives it with the perf bench's load driver, stops it with SIGTERM (the profile is written on exit)
 // and prints the functions of src/ and elysia with the largest share of the JS thread's samples (the
 // full Markdown profile from --cpu-prof-md and the .cpuprofile land in bench/out/prof/, git-ignored).
-//   bun bench/perf/profile.ts [--mode nonstream|stream] [--concurrency 32] [--seconds 15] [--interval-us 500] [--pace-ms 20] [--head 40]
+//   bun bench/perf/profile.ts [--mode nonstream|stream] [--concurrency 32] [--seconds 15] [--interval-us 500] [--pace-ms 20] [--head 40] [--otlp]
+//   (--otlp: the gateway exports every span, sampler always_on, to an OTLP sink in this process)
 //   bun bench/perf/profile.ts --summarize bench/out/prof/FILE.cpuprofile     (summary of an earlier profile)
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { BENCH_DIR, LIFTED_FETCH_CAP, freePort, pollUntilAnswered, runDriver, startScript } from './procs'
+import { BENCH_DIR, LIFTED_FETCH_CAP, freePort, pollUntilAnswered, runDriver, startOtlpSink, startScript } from './procs'
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -21,6 +22,7 @@ const { values } = parseArgs({
     head: { type: 'string', default: '40' },
     'pace-ms': { type: 'string', default: '20' },
     summarize: { type: 'string' },
+    otlp: { type: 'boolean', default: false },
   },
 })
 if (values.summarize) {
@@ -35,6 +37,7 @@ mkdirSync(outDir, { recursive: true })
 const tmp = mkdtempSync(join(tmpdir(), 'sagellm-prof-'))
 const name = `gateway-${mode}-${new Date().toISOString().replace(/[:.]/g, '-')}`
 
+const otlp = values.otlp ? startOtlpSink() : undefined
 const engine = await startScript('engine', 'engine.ts', [])
 const port = await freePort()
 const started = performance.now()
@@ -56,7 +59,7 @@ const gateway = Bun.spawn(
     '--db',
     join(tmp, 'gateway.db'),
   ],
-  { env: { ...process.env, ...LIFTED_FETCH_CAP }, stdout: 'ignore', stderr: 'inherit' },
+  { env: { ...process.env, ...LIFTED_FETCH_CAP, ...otlp?.env }, stdout: 'ignore', stderr: 'inherit' },
 )
 try {
   await pollUntilAnswered(`http://127.0.0.1:${port}`, started)
@@ -72,6 +75,7 @@ try {
   gateway.kill('SIGTERM')
   await Promise.race([gateway.exited, Bun.sleep(15_000).then(() => gateway.kill('SIGKILL'))])
   await engine.stop()
+  await otlp?.stop()
   rmSync(tmp, { recursive: true, force: true })
 }
 const files = readdirSync(outDir).filter((f) => f.startsWith(name))

@@ -4,12 +4,12 @@
 // for each thread group (the JS thread, Bun's HTTP client thread, JIT, GC, the span export worker…).
 // With --otlp an OTLP/HTTP sink is started in this process and the gateway exports every span to it
 // (sampler always_on), to see what tracing costs per thread.
-//   bun bench/perf/threads.ts [--mode nonstream|stream] [--concurrency 32] [--seconds 8] [--warmup-seconds 6] [--otlp] [--binary dist/sagellm-gateway]
+//   bun bench/perf/threads.ts [--mode nonstream|stream] [--concurrency 32] [--seconds 8] [--warmup-seconds 6] [--otlp] [--pace-ms 20] [--tokens 32] [--binary dist/sagellm-gateway]
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { BENCH_DIR, LIFTED_FETCH_CAP, freePort, pollUntilAnswered, runDriver, startScript } from './procs'
+import { BENCH_DIR, LIFTED_FETCH_CAP, freePort, pollUntilAnswered, runDriver, startOtlpSink, startScript } from './procs'
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -19,6 +19,8 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '8' },
     'warmup-seconds': { type: 'string', default: '6' },
     otlp: { type: 'boolean', default: false },
+    'pace-ms': { type: 'string', default: '20' },
+    tokens: { type: 'string', default: '32' },
     binary: { type: 'string' },
   },
 })
@@ -43,25 +45,14 @@ function threadCpu(pid: number): Map<string, number> {
   return out
 }
 
-const sink = { requests: 0, bytes: 0 }
-const otlp = values.otlp
-  ? Bun.serve({
-      hostname: '127.0.0.1',
-      port: 0,
-      async fetch(req) {
-        sink.requests++
-        sink.bytes += (await req.arrayBuffer()).byteLength
-        return new Response(new Uint8Array(), { headers: { 'content-type': 'application/x-protobuf' } })
-      },
-    })
-  : undefined
+const otlp = values.otlp ? startOtlpSink() : undefined
 
 const engine = await startScript('engine', 'engine.ts', [])
 const port = await freePort()
 const tmp = mkdtempSync(join(tmpdir(), 'sagellm-threads-'))
 const command = values.binary ? [values.binary] : ['bun', join(BENCH_DIR, '..', 'src', 'main.ts')]
 const env: Record<string, string> = { ...LIFTED_FETCH_CAP }
-if (otlp) Object.assign(env, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `http://127.0.0.1:${otlp.port}/v1/traces`, OTEL_TRACES_SAMPLER: 'always_on' })
+if (otlp) Object.assign(env, otlp.env)
 const started = performance.now()
 const gateway = Bun.spawn([...command, '--engine', `${engine.url}/v1`, '--host', '127.0.0.1', '--port', String(port), '--db', join(tmp, 'gateway.db')], {
   env: { ...process.env, ...env },
@@ -71,7 +62,7 @@ const gateway = Bun.spawn([...command, '--engine', `${engine.url}/v1`, '--host',
 try {
   await pollUntilAnswered(`http://127.0.0.1:${port}`, started)
   const driver = (warmupMs: number, measureMs: number) =>
-    runDriver({ url: `http://127.0.0.1:${port}/v1/chat/completions`, mode, concurrency, warmupMs, measureMs, tokens: 32, paceMs: 20 }, { proxyPid: gateway.pid, enginePid: engine.pid })
+    runDriver({ url: `http://127.0.0.1:${port}/v1/chat/completions`, mode, concurrency, warmupMs, measureMs, tokens: Number(values.tokens), paceMs: Number(values['pace-ms']) }, { proxyPid: gateway.pid, enginePid: engine.pid })
   if (warmupSeconds > 0) await driver(0, warmupSeconds * 1000)
   const before = threadCpu(gateway.pid)
   const r = await driver(0, seconds * 1000)
@@ -88,7 +79,7 @@ try {
   process.stdout.write(
     `${values.binary ?? 'src/main.ts'}, ${mode}, ${concurrency} concurrent, ${seconds} s after ${warmupSeconds} s warm-up${otlp ? ', tracing always_on' : ''}: ` +
       `${r.perSecond.toFixed(0)} ${unit}s/s, p50 ${r.p50.toFixed(2)} ms, errors ${r.errors}` +
-      (otlp ? `, OTLP ${sink.requests} requests ${(sink.bytes / 1024).toFixed(0)} KiB` : '') +
+      (otlp ? `, OTLP ${otlp.received.requests} requests ${(otlp.received.bytes / 1024).toFixed(0)} KiB` : '') +
       '\n\n| thread | µs per ' + unit + ' |\n|---|---:|\n',
   )
   let total = 0
@@ -101,6 +92,6 @@ try {
   gateway.kill('SIGTERM')
   await Promise.race([gateway.exited, Bun.sleep(15_000).then(() => gateway.kill('SIGKILL'))])
   await engine.stop()
-  await otlp?.stop(true)
+  await otlp?.stop()
   rmSync(tmp, { recursive: true, force: true })
 }

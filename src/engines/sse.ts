@@ -6,10 +6,16 @@ export class SseSplitter {
   private buffer = ''
   private pendingCR = false
   private readonly decoder = new TextDecoder()
+  /**
+   * The text of the last push when it was exactly whole events (nothing carried over from before,
+   * nothing left over, no CR rewritten): bytes that can be passed on as they came. Else undefined.
+   */
+  whole: string | undefined
 
   /** Feeds bytes; returns the events completed by them (each without its trailing blank line). */
   push(bytes: Uint8Array): string[] {
     let text = this.decoder.decode(bytes, DECODER_OPTIONS)
+    this.whole = undefined
     if (this.pendingCR) {
       text = `\r${text}`
       this.pendingCR = false
@@ -21,6 +27,11 @@ export class SseSplitter {
         this.pendingCR = true
       }
       text = text.replace(/\r\n?/g, '\n')
+    } else if (this.buffer === '' && text.endsWith('\n\n')) {
+      this.whole = text
+      // The usual read: one event, as engines flush one per token.
+      const first = text.indexOf('\n\n')
+      if (first === text.length - 2 && first > 0) return [text.slice(0, first)]
     }
     this.buffer += text
     const end = this.buffer.lastIndexOf('\n\n')

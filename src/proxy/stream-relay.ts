@@ -105,7 +105,6 @@ type ReadResult = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>['re
 
 const FINISHED = /"finish_reason":\s*"/
 const EMPTY_CHOICES = /"choices":\s*\[\s*\]/
-const encoder = new TextEncoder()
 
 /**
  * Reads until the engine's first complete event, so a failure before anything reached the client can
@@ -186,59 +185,76 @@ export async function openStreamRelay(response: Response, options: RelayOptions)
     pending = filter(splitter.push(result.value))
   }
 
-  const finish = (controller: ReadableStreamDefaultController<Uint8Array>, failure?: Error) => {
-    let tail = ''
+  /** What closes the client's stream: the dialect's ending (or its error) after the outcome is settled. */
+  const tail = (failure?: Error): string => {
     if (engineFailure !== undefined && !failure) {
       // The engine told the client itself (its error event went through): only the outcome is ours.
       end({ ok: false, error: new EngineError('protocol', `sent an error event: ${engineFailure}`), usage })
-    } else if (failure || (!sawDone && !sawFinish)) {
+      return ''
+    }
+    if (failure || (!sawDone && !sawFinish)) {
       const error = failure ?? new EngineError('protocol', 'engine ended the stream without finishing')
       const code = error instanceof EngineError && error.kind === 'timeout' ? ERROR_CODES.deadlineExceeded : ERROR_CODES.engineError
-      tail = dialect.failureTail(`Engine ${options.engineId} failed mid-stream: ${error.message}`, code)
+      const text = dialect.failureTail(`Engine ${options.engineId} failed mid-stream: ${error.message}`, code)
       end({ ok: false, error, usage })
-      tail += dialect === OPENAI_SSE ? dialect.doneTail : ''
-    } else {
-      const problem = end({ ok: true, usage })
-      tail = problem ? dialect.failureTail(problem.message, ERROR_CODES.internal) + (dialect === OPENAI_SSE ? dialect.doneTail : '') : dialect.doneTail
+      return text + (dialect === OPENAI_SSE ? dialect.doneTail : '')
     }
-    if (tail) controller.enqueue(encoder.encode(tail))
-    controller.close()
+    const problem = end({ ok: true, usage })
+    return problem ? dialect.failureTail(problem.message, ERROR_CODES.internal) + (dialect === OPENAI_SSE ? dialect.doneTail : '') : dialect.doneTail
   }
 
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      if (pending) controller.enqueue(encoder.encode(pending))
-      if (sawDone) finish(controller)
-    },
-    async pull(controller) {
-      try {
-        for (;;) {
-          const result = await readMore()
-          if (result.done) {
-            const rest = splitter.rest()
-            const out = rest ? filter([rest]) : ''
-            if (out) controller.enqueue(encoder.encode(out))
-            return finish(controller)
-          }
-          const out = filter(splitter.push(result.value))
-          if (out) controller.enqueue(encoder.encode(out))
-          if (sawDone) return finish(controller)
-          if (out) return
+  let cancelled = false
+  /**
+   * The relay loop: one read from the engine, one write to the client, awaiting the write only when
+   * the client pushes back (its time is not the engine's: the deadline is disarmed meanwhile). A read
+   * that was exactly whole events, all passed on, goes out as the bytes the engine sent.
+   */
+  const relay = async (controller: ReadableStreamDirectController): Promise<void> => {
+    try {
+      if (pending) await controller.write(pending)
+      while (!sawDone && !cancelled) {
+        const result = await readMore()
+        if (cancelled) return
+        if (result.done) {
+          const rest = splitter.rest()
+          const out = rest ? filter([rest]) : ''
+          if (out) await controller.write(out)
+          break
         }
-      } catch (e) {
-        if (e instanceof ClientGone) {
-          end({ ok: false, error: e, usage })
-          controller.error(e)
-          return
+        const out = filter(splitter.push(result.value))
+        if (out) {
+          const written = controller.write(out.length === splitter.whole?.length ? result.value : out)
+          if (typeof written !== 'number') await written
         }
-        finish(controller, e as Error)
       }
-    },
+      if (cancelled) return
+      const text = tail()
+      if (text) controller.write(text)
+      controller.close()
+    } catch (e) {
+      if (cancelled) return
+      if (e instanceof ClientGone) {
+        end({ ok: false, error: e, usage })
+        controller.close(e)
+        return
+      }
+      const text = tail(e as Error)
+      if (text) controller.write(text)
+      controller.close()
+    }
+  }
+
+  // A direct stream: Bun writes what the relay hands it straight to the client's socket, with no
+  // queue, pull promise or copy per chunk in between (a reader or a pipe gets the same chunks).
+  return new ReadableStream<Uint8Array>({
+    type: 'direct',
+    pull: relay,
     cancel() {
       // The client went away: end() stops the engine's generation at once.
+      cancelled = true
       end({ ok: false, error: new ClientGone(), usage })
     },
-  })
+  } satisfies Bun.DirectUnderlyingSource<Uint8Array>)
 }
 
 function parseChunk(data: string): { usage?: Usage; choices?: unknown[] } | undefined {

@@ -47,3 +47,21 @@ test('a CRLF split between reads does not invent a blank line', () => {
   expect(s.push(bytes('data: a\r'))).toEqual([])
   expect(s.push(bytes('\ndata: b\r\n\r\n'))).toEqual(['data: a\ndata: b'])
 })
+
+test('whole tells when a read was exactly complete events, so its bytes can pass as they came', () => {
+  const s = new SseSplitter()
+  expect(s.push(bytes('data: 1\n\n'))).toEqual(['data: 1'])
+  expect(s.whole).toBe('data: 1\n\n')
+  expect(s.push(bytes('data: 2\n\ndata: 3\n\n'))).toEqual(['data: 2', 'data: 3'])
+  expect(s.whole).toBe('data: 2\n\ndata: 3\n\n')
+  // a read that ends mid-event, and the one that completes it, are not whole
+  expect(s.push(bytes('data: 4\n\ndata: '))).toEqual(['data: 4'])
+  expect(s.whole).toBeUndefined()
+  expect(s.push(bytes('5\n\n'))).toEqual(['data: 5'])
+  expect(s.whole).toBeUndefined()
+  expect(s.push(bytes('data: 6\r\n\r\n'))).toEqual(['data: 6'])
+  expect(s.whole).toBeUndefined()
+  // a blank line on its own is dropped from the events, so the read is whole but not all of it is an event
+  expect(s.push(bytes('\n\n'))).toEqual([])
+  expect(s.whole).toBe('\n\n')
+})
