@@ -143,8 +143,10 @@ export async function openStreamRelay(response: Response, options: RelayOptions)
     if (ended) return
     ended = true
     options.deadline.clear()
-    // The engine may still be sending (after [DONE], or we are failing it): stop it.
-    if (!engineDone) void reader.cancel().catch(() => {})
+    // After [DONE] the engine is ending its answer: read the end, so its connection goes back to the
+    // pool (a cancelled body closes it, and the next request pays for a new one). Otherwise the engine
+    // may still be generating for a client that is gone or a stream we are failing: stop it.
+    if (!engineDone) void (outcome.ok && sawDone ? drainEngine(reader) : reader.cancel().catch(() => {}))
     try {
       return options.onEnd(outcome)
     } catch {
@@ -255,6 +257,23 @@ export async function openStreamRelay(response: Response, options: RelayOptions)
       end({ ok: false, error: new ClientGone(), usage })
     },
   } satisfies Bun.DirectUnderlyingSource<Uint8Array>)
+}
+
+/** How long an engine may take to end its answer after [DONE] before it is cut off. */
+const DRAIN_MS = 1000
+/** Reads past [DONE] that an engine may still send (a usage chunk, a comment) before it is cut off. */
+const DRAIN_READS = 8
+
+async function drainEngine(reader: { read(): Promise<{ done: boolean }>; cancel(): Promise<void> }): Promise<void> {
+  const timer = setTimeout(() => void reader.cancel().catch(() => {}), DRAIN_MS)
+  try {
+    for (let i = 0; i < DRAIN_READS; i++) if ((await reader.read()).done) return
+    await reader.cancel()
+  } catch {
+    // cancelled by the timer, or the engine dropped the connection: nothing left to read either way
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 function parseChunk(data: string): { usage?: Usage; choices?: unknown[] } | undefined {

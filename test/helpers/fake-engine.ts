@@ -13,6 +13,8 @@ export interface RecordedRequest {
   readonly body: any
   /** Whether the client (the gateway) aborted this request before it finished. */
   aborted: boolean
+  /** The client's TCP port: requests with the same port came over one kept-alive connection. */
+  readonly clientPort: number
 }
 
 /** Return a Response to take over a request, or undefined to let the mock engine answer it. */
@@ -58,8 +60,9 @@ export async function startFakeEngine(options: FakeEngineOptions = {}): Promise<
       hostname: '127.0.0.1',
       port,
       idleTimeout: 0,
-      async fetch(request) {
+      async fetch(request, srv) {
         const url = new URL(request.url)
+        const clientPort = srv.requestIP(request)?.port ?? 0
         const text = await request.text()
         const recorded: RecordedRequest = {
           method: request.method,
@@ -68,6 +71,7 @@ export async function startFakeEngine(options: FakeEngineOptions = {}): Promise<
           text,
           body: text ? safeJson(text) : undefined,
           aborted: false,
+          clientPort,
         }
         request.signal.addEventListener('abort', () => (recorded.aborted = true))
         engine.requests.push(recorded)

@@ -1,5 +1,6 @@
 // Stream relay edge cases found in review: backpressure is not engine silence, engines that keep
-// sending after [DONE] are cut off, and a stream request answered with JSON goes elsewhere.
+// sending after [DONE] are cut off (and one that ends keeps its connection), and a stream request
+// answered with JSON goes elsewhere.
 import { afterEach, expect, test } from 'bun:test'
 import { jsonResponse, sseResponse, startFakeEngine, type FakeEngine } from '../helpers/fake-engine'
 import { postJson, startGateway, type TestGateway } from '../helpers/gateway'
@@ -65,6 +66,42 @@ test('an engine that keeps sending after a [DONE] in a later read is cancelled',
   expect(text.endsWith('data: [DONE]\n\n')).toBe(true)
   expect(text).not.toContain('t3')
   await waitFor(() => engine!.inference()[0]!.aborted, 3000, 'engine request cancelled after [DONE]')
+})
+
+test('an engine that ends its answer a moment after [DONE] keeps its connection for the next request', async () => {
+  const [gw, [engine]] = await setup(1)
+  const events = [chunk('a'), { ...chunk(''), choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }, 'data: [DONE]\n\n']
+  // The end of the body comes in a read of its own, after [DONE] (a cancelled body would close the connection).
+  engine!.override = () => sseResponse(events, { delayMs: 3 })
+  for (let i = 0; i < 5; i++) {
+    const text = await (await postJson(gw, '/v1/chat/completions', body())).text()
+    expect(text.endsWith('data: [DONE]\n\n')).toBe(true)
+    // The client has its [DONE] before the engine's end arrives: give the drain its few milliseconds.
+    await Bun.sleep(30)
+  }
+  expect(engine!.inference()).toHaveLength(5)
+  // Every request after the first came over a connection the gateway already had (health probes included).
+  const all = engine!.requests
+  const firstChat = all.indexOf(engine!.inference()[0]!)
+  for (const later of engine!.inference().slice(1)) expect(all.slice(0, firstChat + 1).map((r) => r.clientPort)).toContain(later.clientPort)
+  expect(engine!.inference().some((r) => r.aborted)).toBe(false)
+})
+
+test('an engine silent after [DONE] is cut off once the drain time is over', async () => {
+  const [gw, [engine]] = await setup(1)
+  engine!.override = (_req, signal) =>
+    new Response(
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode(`data: ${JSON.stringify({ ...chunk('a'), choices: [{ index: 0, delta: { content: 'a' }, finish_reason: 'stop' }] })}\n\ndata: [DONE]\n\n`))
+          signal.addEventListener('abort', () => controller.close())
+        },
+      }),
+      { headers: { 'content-type': 'text/event-stream' } },
+    )
+  const text = await (await postJson(gw, '/v1/chat/completions', body())).text()
+  expect(text.endsWith('data: [DONE]\n\n')).toBe(true)
+  await waitFor(() => engine!.inference()[0]!.aborted, 3000, 'engine request cancelled after the drain time')
 })
 
 test('a stream request answered with JSON instead of SSE is retried on another engine', async () => {
