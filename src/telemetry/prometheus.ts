@@ -1,7 +1,7 @@
 // A small Prometheus registry: counters, gauges and histograms with fixed label names, rendered in the
-// text exposition format on GET /metrics. Recording is an array lookup and an add (label values are
-// joined into one map key), so the request path cannot feel it. Gauges that mirror live state (engine
-// load, queue depth) are read at scrape time through collectors instead of being kept up to date.
+// text exposition format on GET /metrics. Recording is a lookup per label value and an add (no key
+// string is built), so the request path cannot feel it. Gauges that mirror live state (engine load,
+// queue depth) are read at scrape time through collectors instead of being kept up to date.
 
 type LabelValues = readonly string[]
 
@@ -26,7 +26,39 @@ abstract class Metric {
   abstract render(): string
 }
 
-const key = (labels: LabelValues) => (labels.length === 1 ? labels[0]! : labels.join('\u0001'))
+/**
+ * A metric's series by label values, found by walking one Map per label (each value a string the
+ * caller already holds): an observation builds no key string and allocates nothing once its series exists.
+ */
+class SeriesIndex<S extends { readonly labels: LabelValues }> {
+  private readonly root = new Map<string, unknown>()
+  /** Every series, in the order first seen (the order they are rendered in). */
+  readonly all: S[] = []
+
+  find(labels: LabelValues): S | undefined {
+    let node: unknown = this.root
+    for (let i = 0; i < labels.length && node !== undefined; i++) node = (node as Map<string, unknown>).get(labels[i]!)
+    return labels.length === 0 ? (this.root.get('') as S | undefined) : (node as S | undefined)
+  }
+
+  findOrAdd(labels: LabelValues, create: (labels: LabelValues) => S): S {
+    if (labels.length === 0) return (this.root.get('') as S | undefined) ?? this.add(this.root, '', create(labels))
+    let node = this.root
+    const last = labels.length - 1
+    for (let i = 0; i < last; i++) {
+      let next = node.get(labels[i]!) as Map<string, unknown> | undefined
+      if (!next) node.set(labels[i]!, (next = new Map()))
+      node = next
+    }
+    return (node.get(labels[last]!) as S | undefined) ?? this.add(node, labels[last]!, create(labels))
+  }
+
+  private add(node: Map<string, unknown>, value: string, series: S): S {
+    node.set(value, series)
+    this.all.push(series)
+    return series
+  }
+}
 
 function labelText(names: readonly string[], values: LabelValues, extra = ''): string {
   const parts = names.map((n, i) => `${n}="${escapeLabel(values[i] ?? '')}"`)
@@ -44,29 +76,28 @@ function formatNumber(n: number): string {
   return Number.isNaN(n) ? 'NaN' : String(n)
 }
 
+const newSeries = (labels: LabelValues): Series => ({ labels: [...labels], value: 0 })
+
 export class Counter extends Metric {
-  private readonly series = new Map<string, Series>()
+  private readonly series = new SeriesIndex<Series>()
 
   inc(labels: LabelValues = [], by = 1): void {
-    const k = key(labels)
-    const s = this.series.get(k)
-    if (s) s.value += by
-    else this.series.set(k, { labels: [...labels], value: by })
+    this.series.findOrAdd(labels, newSeries).value += by
   }
 
   get(labels: LabelValues = []): number {
-    return this.series.get(key(labels))?.value ?? 0
+    return this.series.find(labels)?.value ?? 0
   }
 
   total(): number {
     let sum = 0
-    for (const s of this.series.values()) sum += s.value
+    for (const s of this.series.all) sum += s.value
     return sum
   }
 
   render(): string {
     let out = `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} counter\n`
-    for (const s of this.series.values()) out += `${this.name}${labelText(this.labelNames, s.labels)} ${formatNumber(s.value)}\n`
+    for (const s of this.series.all) out += `${this.name}${labelText(this.labelNames, s.labels)} ${formatNumber(s.value)}\n`
     return out
   }
 }
@@ -90,7 +121,8 @@ export class CollectedGauge extends Metric {
 }
 
 export class Histogram extends Metric {
-  private readonly series = new Map<string, HistogramSeries>()
+  private readonly series = new SeriesIndex<HistogramSeries>()
+  private readonly newSeries = (labels: LabelValues): HistogramSeries => ({ labels: [...labels], counts: new Float64Array(this.buckets.length), sum: 0, count: 0 })
 
   constructor(
     name: string,
@@ -102,12 +134,7 @@ export class Histogram extends Metric {
   }
 
   observe(labels: LabelValues, value: number): void {
-    const k = key(labels)
-    let s = this.series.get(k)
-    if (!s) {
-      s = { labels: [...labels], counts: new Float64Array(this.buckets.length), sum: 0, count: 0 }
-      this.series.set(k, s)
-    }
+    const s = this.series.findOrAdd(labels, this.newSeries)
     // Counts per bucket (not cumulative) here; render() accumulates.
     let i = 0
     while (i < this.buckets.length && value > this.buckets[i]!) i++
@@ -118,7 +145,7 @@ export class Histogram extends Metric {
 
   render(): string {
     let out = `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} histogram\n`
-    for (const s of this.series.values()) {
+    for (const s of this.series.all) {
       let cumulative = 0
       this.buckets.forEach((le, i) => {
         cumulative += s.counts[i]!
