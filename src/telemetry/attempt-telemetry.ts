@@ -3,7 +3,7 @@
 // as traceparent), and the GenAI metrics (duration, tokens, time to first chunk, time per chunk).
 // Response fields are parsed from the engine's answer only while the span is being recorded; token
 // counts are read cheaply from the usage object at the end of the answer.
-import { SpanKind, SpanStatusCode, trace, type Attributes, type Span } from '@opentelemetry/api'
+import { SpanKind, SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api'
 import type { Engine, Operation } from '../control-plane/engine'
 import type { EngineError } from '../engines/engine-client'
 import type { StreamOutcome } from '../proxy/stream-relay'
@@ -57,7 +57,8 @@ export class AttemptTelemetry {
     // Every sampler here decides a trace once (by its parent or its trace id): under a request span that
     // is not recorded, the attempt would not be either. Its context is the request's, at no cost.
     if (record && !record.span.isRecording()) {
-      this.span = trace.wrapSpanContext(record.span.spanContext())
+      // The request's own span is already a non-recording span carrying that context.
+      this.span = record.span
       return
     }
     const attributes: Attributes = {

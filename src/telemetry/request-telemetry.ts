@@ -1,12 +1,15 @@
 // One record per HTTP request: the server span (continuing the client's W3C trace context), what the
 // dispatcher learned (model, engine, tokens, retries, time to first chunk, time spent on engines), and,
 // when the answer is over (a stream: when it ends), the request's metrics and its one JSON log line.
-import { SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api'
+import { INVALID_SPAN_CONTEXT, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api'
 import { Elysia } from 'elysia'
 import type { Logger } from './logger'
 import type { GatewayMetrics } from './metrics'
 import { contextWith, type Tracing } from './tracing'
 import { pathOf } from '../api/request-path'
+
+/** The server span of a request that is neither traced here nor by its client. */
+const UNTRACED_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT)
 
 /** Routes scraped or polled all the time: their log lines are at debug level. */
 const QUIET_ROUTES = new Set(['/health', '/metrics'])
@@ -89,12 +92,19 @@ export class RequestTelemetry {
   ) {}
 
   begin(request: Request, requestId: string): RequestRecord {
-    const parent = this.tracing.extract(request.headers)
-    const span = this.tracing.tracer.startSpan(request.method, { kind: SpanKind.SERVER }, parent)
-    // Attributes only for a span that is recorded: with tracing off this is every request's path.
-    if (span.isRecording())
-      span.setAttributes({ 'http.request.method': request.method, 'url.path': pathOf(request), 'sagellm.request_id': requestId })
-    const record = new RequestRecord(requestId, request.method, span, contextWith(parent, span), (r) => this.end(r))
+    let span = UNTRACED_SPAN
+    let context = ROOT_CONTEXT
+    // With tracing off and no trace context from the client there is nothing to record or carry on:
+    // every such request shares one invalid no-op span (its methods do nothing, and inject skips it).
+    if (this.tracing.enabled || request.headers.has('traceparent')) {
+      const parent = this.tracing.extract(request.headers)
+      span = this.tracing.tracer.startSpan(request.method, { kind: SpanKind.SERVER }, parent)
+      // Attributes only for a span that is recorded (with tracing off it never is).
+      if (span.isRecording())
+        span.setAttributes({ 'http.request.method': request.method, 'url.path': pathOf(request), 'sagellm.request_id': requestId })
+      context = contextWith(parent, span)
+    }
+    const record = new RequestRecord(requestId, request.method, span, context, (r) => this.end(r))
     this.records.set(request, record)
     return record
   }

@@ -24,8 +24,11 @@ test('without an OTLP endpoint nothing is exported, yet the engine gets the clie
   const { gw, receiver, engines, flushed } = await startTraced(cleanup, { env: { OTEL_EXPORTER_OTLP_ENDPOINT: '', OTEL_SERVICE_NAME: 'quiet' } })
   expect(gw.config.telemetry.tracesEndpoint).toBeUndefined()
   await gw.openai().chat.completions.create(CHAT, { headers: { traceparent: `00-${TRACE_ID}-${PARENT_ID}-01` } })
+  // A client without trace context: the engine gets none either (no trace is made up).
+  await gw.openai().chat.completions.create(CHAT)
   await flushed()
   expect(engines[0]!.inference()[0]!.headers.traceparent).toMatch(new RegExp(`^00-${TRACE_ID}-[0-9a-f]{16}-01$`))
+  expect(engines[0]!.inference()[1]!.headers).not.toHaveProperty('traceparent')
   expect(receiver.requests).toBe(0)
   expect(receiver.spans).toEqual([])
 })
