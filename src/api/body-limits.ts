@@ -24,6 +24,9 @@ export function checkBodyLimits(body: unknown, limits: BodyLimits, conversation 
   const messages = (body as { messages?: unknown } | null)?.messages
   if (conversation && Array.isArray(messages) && messages.length > limits.maxMessages)
     throw invalidRequest(`messages has ${messages.length} entries; this gateway accepts at most ${limits.maxMessages} (limits.max_messages)`, 'messages')
+  // The common case, a body within every limit, is told by a walk that allocates nothing; only a body
+  // that breaks one is walked again to name the place.
+  if (withinLimits(body, 0, limits)) return
   const stack: Node[] = [{ value: body, depth: 0 }]
   while (stack.length) {
     const node = stack.pop()!
@@ -44,6 +47,19 @@ export function checkBodyLimits(body: unknown, limits: BodyLimits, conversation 
         }
     }
   }
+}
+
+/** Whether `value` (at `depth`) keeps to the string and depth limits; recursion stops at the depth limit. */
+function withinLimits(value: unknown, depth: number, limits: BodyLimits): boolean {
+  if (typeof value === 'string') return value.length <= limits.maxStringChars
+  if (value === null || typeof value !== 'object') return true
+  if (depth >= limits.maxJsonDepth) return false
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!withinLimits(value[i], depth + 1, limits)) return false
+    return true
+  }
+  for (const key in value) if (key.length > limits.maxStringChars || !withinLimits((value as Record<string, unknown>)[key], depth + 1, limits)) return false
+  return true
 }
 
 /** `messages[0].content`: the place of a node, as OpenAI's `param` names it. */

@@ -8,7 +8,17 @@ export interface UpstreamBody {
   readonly clientWantsUsage: boolean
 }
 
+/** Added to a stream request that has no stream_options of its own. */
+const USAGE_ON = '"stream_options":{"include_usage":true}'
+
 export function toUpstreamBody(body: Record<string, unknown>, stream: boolean): UpstreamBody {
+  // The usual body carries none of the gateway's fields nor stream options: it is written as it is
+  // (a stream's usage switch appended to the object's text), without a copy of it.
+  if (body.session_id === undefined && body.trace_id === undefined && body.stream_options === undefined) {
+    const text = JSON.stringify(body)
+    if (!stream) return { text, clientWantsUsage: false }
+    return { text: text === '{}' ? `{${USAGE_ON}}` : `${text.slice(0, -1)},${USAGE_ON}}`, clientWantsUsage: false }
+  }
   const out: Record<string, unknown> = { ...body }
   for (const field of GATEWAY_FIELDS) delete out[field]
   const options = body.stream_options

@@ -25,3 +25,13 @@ test('the client body is not mutated', () => {
   toUpstreamBody(body, true)
   expect(body).toEqual({ model: 'm', session_id: 's', stream: true })
 })
+
+test('a body without gateway fields or stream options is sent as it is, with the usage switch added to a stream', () => {
+  const body = { model: 'm', stream: true, messages: [{ role: 'user', content: 'a "quoted" }' }], n: 1 }
+  const stream = toUpstreamBody(body, true)
+  expect(stream.clientWantsUsage).toBe(false)
+  expect(JSON.parse(stream.text)).toEqual({ ...body, stream_options: { include_usage: true } })
+  expect(toUpstreamBody(body, false).text).toBe(JSON.stringify(body))
+  expect(body).not.toHaveProperty('stream_options')
+  expect(JSON.parse(toUpstreamBody({}, true).text)).toEqual({ stream_options: { include_usage: true } })
+})
