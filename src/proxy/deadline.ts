@@ -33,9 +33,8 @@ export class Deadline {
     owner?.add(this)
   }
 
-  get signal(): AbortSignal {
-    return this.controller.signal
-  }
+  /** Aborted by the timeout, the client's going away or the shutdown, with a reason that says which. */
+  readonly signal = this.controller.signal
 
   /** Starts waiting on the engine: the full period from now. */
   arm(): void {
