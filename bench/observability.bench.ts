@@ -7,6 +7,7 @@
 import { join } from 'node:path'
 import { startFakeEngine } from '../test/helpers/fake-engine'
 import { Histogram } from '../src/telemetry/prometheus'
+import { startOtlpSink } from './perf/procs'
 
 const REQUESTS = 20_000
 /** Requests before measuring: enough for the JIT to settle (with tracing on, 4 000 left it still compiling). */
@@ -16,16 +17,8 @@ const RUNS = 4
 const RUN_CAP_MS = 20_000
 const MAIN = join(import.meta.dir, '..', 'src', 'main.ts')
 
-const receiver = { requests: 0, bytes: 0 }
-const otlp = Bun.serve({
-  hostname: '127.0.0.1',
-  port: 0,
-  async fetch(req) {
-    receiver.requests++
-    receiver.bytes += (await req.arrayBuffer()).byteLength
-    return new Response(new Uint8Array(), { headers: { 'content-type': 'application/x-protobuf' } })
-  },
-})
+const otlp = startOtlpSink()
+const receiver = otlp.received
 const engine = await startFakeEngine({ models: ['m'] })
 
 /** The gateway as it is deployed: its own process (bun src/main.ts), here on a free loopback port. */
@@ -71,7 +64,7 @@ async function throughput(url: string, requests = REQUESTS): Promise<number> {
   return done / ((performance.now() - started) / 1000)
 }
 
-const endpoint = `http://127.0.0.1:${otlp.port}`
+const endpoint = otlp.url
 const results = { off: [] as number[], on: [] as number[], tenth: [] as number[] }
 const cpu = { off: [] as number[], on: [] as number[], tenth: [] as number[] }
 const settings = {
@@ -114,5 +107,5 @@ console.log(`| tracing on, 10% of traces sampled (parentbased_traceidratio 0.1),
 console.log('')
 console.log(`throughput with tracing: always_on ${((on / off) * 100).toFixed(1)}%, 10% sampled ${((tenth / off) * 100).toFixed(1)}% of without; OTLP requests received: ${receiver.requests} (${(receiver.bytes / 1024).toFixed(0)} KiB)`)
 console.log(`one labelled histogram observation: ${observeNs.toFixed(0)} ns`)
-otlp.stop(true)
+await otlp.stop()
 await engine.stop()

@@ -70,6 +70,8 @@ export function startOtlpSink() {
   })
   return {
     received,
+    /** The sink's base URL, as OTEL_EXPORTER_OTLP_ENDPOINT takes it. */
+    url: `http://127.0.0.1:${server.port}`,
     /** Environment that makes a gateway export every span to this sink. */
     env: { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `http://127.0.0.1:${server.port}/v1/traces`, OTEL_TRACES_SAMPLER: 'always_on' },
     stop: () => server.stop(true),
