@@ -7,14 +7,19 @@ export class SseSplitter {
   private pendingCR = false
   private readonly decoder = new TextDecoder()
   /**
-   * The text of the last push when it was exactly whole events (nothing carried over from before,
-   * nothing left over, no CR rewritten): bytes that can be passed on as they came. Else undefined.
+   * The text of the last push when its bytes were exactly whole events (nothing carried over from the
+   * read before, not even part of a character the decoder held; nothing left over; no CR rewritten):
+   * bytes that can be passed on as they came. Else undefined.
    */
   whole: string | undefined
+  /** The bytes pushed so far ended on a line feed: the decoder holds nothing back. */
+  private atLineEnd = true
 
   /** Feeds bytes; returns the events completed by them (each without its trailing blank line). */
   push(bytes: Uint8Array): string[] {
     let text = this.decoder.decode(bytes, DECODER_OPTIONS)
+    const cleanStart = this.atLineEnd
+    this.atLineEnd = bytes.length > 0 && bytes[bytes.length - 1] === 0x0a
     this.whole = undefined
     if (this.pendingCR) {
       text = `\r${text}`
@@ -27,7 +32,7 @@ export class SseSplitter {
         this.pendingCR = true
       }
       text = text.replace(/\r\n?/g, '\n')
-    } else if (this.buffer === '' && text.endsWith('\n\n')) {
+    } else if (cleanStart && this.atLineEnd && this.buffer === '' && text.endsWith('\n\n')) {
       this.whole = text
       // The usual read: one event, as engines flush one per token.
       const first = text.indexOf('\n\n')

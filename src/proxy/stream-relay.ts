@@ -154,18 +154,21 @@ export async function openStreamRelay(response: Response, options: RelayOptions)
     }
   }
 
-  const readMore = async (): Promise<ReadResult> => {
+  // One engine read with the deadline armed while it waits; a plain promise chain (no async frame)
+  // because it runs once per chunk.
+  const onRead = (result: ReadResult): ReadResult => {
+    options.deadline.disarm()
+    if (result.done) engineDone = true
+    return result
+  }
+  const onReadFailure = (e: unknown): never => {
+    options.deadline.disarm()
+    engineDone = true
+    throw describeFailure(e, options)
+  }
+  const readMore = (): Promise<ReadResult> => {
     options.deadline.arm()
-    try {
-      const result = await reader.read()
-      if (result.done) engineDone = true
-      return result
-    } catch (e) {
-      engineDone = true
-      throw describeFailure(e, options)
-    } finally {
-      options.deadline.disarm()
-    }
+    return reader.read().then(onRead, onReadFailure)
   }
 
   // Before the first byte goes out: a failure here is the caller's to retry elsewhere.
@@ -215,17 +218,7 @@ export async function openStreamRelay(response: Response, options: RelayOptions)
     try {
       if (pending) await controller.write(pending)
       while (!sawDone && !cancelled) {
-        // readMore(), inlined: one promise per chunk instead of two.
-        let result: ReadResult
-        options.deadline.arm()
-        try {
-          result = await reader.read()
-        } catch (e) {
-          engineDone = true
-          throw describeFailure(e, options)
-        }
-        options.deadline.disarm()
-        if (result.done) engineDone = true
+        const result = await readMore()
         if (cancelled) return
         if (result.done) {
           const rest = splitter.rest()

@@ -5,7 +5,7 @@
 // counts are read cheaply from the usage object at the end of the answer.
 import { SpanKind, SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api'
 import type { Engine, Operation } from '../control-plane/engine'
-import type { EngineError } from '../engines/engine-client'
+import { ClientGone, type EngineError } from '../engines/engine-client'
 import type { StreamOutcome } from '../proxy/stream-relay'
 import type { RequestRecord, RequestTelemetry } from './request-telemetry'
 import { contextWith } from './tracing'
@@ -147,7 +147,7 @@ export class AttemptTelemetry {
       if (this.chunks > 1 && this.lastChunkAt !== undefined) m.timePerOutputChunk.observe(this.labels, (this.lastChunkAt - this.firstChunkAt) / (this.chunks - 1) / 1000)
     }
     this.tokens(outcome.usage?.prompt_tokens, outcome.usage?.completion_tokens)
-    if (!outcome.ok) this.fail(outcome.error.name === 'ClientGone' ? 'client_closed_request' : (outcome.error as EngineError).kind ?? 'error', outcome.error.message)
+    if (!outcome.ok) this.fail(outcome.error instanceof ClientGone ? 'client_closed_request' : (outcome.error as EngineError).kind ?? 'error', outcome.error.message)
     this.end(elapsed)
   }
 

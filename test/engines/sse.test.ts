@@ -65,3 +65,15 @@ test('whole tells when a read was exactly complete events, so its bytes can pass
   expect(s.push(bytes('\n\n'))).toEqual([])
   expect(s.whole).toBe('\n\n')
 })
+
+test('a read that ends in part of a character, or starts with the rest of one, is not whole', () => {
+  const s = new SseSplitter()
+  const e = bytes('é: x\n\n')
+  // 'data: a' + blank line, then the first byte of 'é': the decoder holds that byte back.
+  expect(s.push(new Uint8Array([...bytes('data: a\n\n'), e[0]!]))).toEqual(['data: a'])
+  expect(s.whole).toBeUndefined()
+  expect(s.push(e.slice(1))).toEqual(['é: x'])
+  expect(s.whole).toBeUndefined()
+  expect(s.push(bytes('data: b\n\n'))).toEqual(['data: b'])
+  expect(s.whole).toBe('data: b\n\n')
+})

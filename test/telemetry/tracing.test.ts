@@ -123,6 +123,26 @@ test('a streamed attempt span ends with the stream, marks its first chunk and co
   })
 })
 
+test('a client that goes away mid-stream leaves a CLIENT span with error.type client_closed_request', async () => {
+  const { gw, engines, flushed } = await startTraced(cleanup)
+  const stream = gatedSse([chatChunk({ role: 'assistant', content: 'Beams' })], [chatChunk({}, 'stop'), 'data: [DONE]\n\n'])
+  engines[0]!.override = (req) => (isChat(req) ? stream.response : undefined)
+  const client = new AbortController()
+  const res = await gw.fetch('/v1/chat/completions', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ ...CHAT, stream: true }),
+    signal: client.signal,
+  })
+  await res.body!.getReader().read()
+  client.abort()
+  const requestId = res.headers.get('x-request-id')!
+  const spans = await flushed(requestId)
+  const [attempt] = attemptSpansOf(spans, serverSpanOf(spans, requestId))
+  expect(attempt!.attributes['error.type']).toBe('client_closed_request')
+  expect(attempt!.status.code).toBe(2)
+})
+
 test('a stream the engine sends in one piece still ends its SERVER span', async () => {
   const { gw, engines, receiver } = await startTraced(cleanup)
   const whole = [chatChunk({ role: 'assistant', content: 'Hi' }), chatChunk({}, 'stop'), usageChunk(5, 1)].map((c) => `data: ${JSON.stringify(c)}\n\n`).join('')
