@@ -4,7 +4,9 @@
 // Elysia, the hooks, validation, routing, dispatch, metrics and the request log line: the code a
 // change to src/ touches. Steadier than a loopback run (about ±0.5 µs), so it suits A/B of one change;
 // the loopback benches (perf.bench.ts, perf/threads.ts) remain the judge of the whole.
-//   bun bench/perf/inproc.ts [--requests 200000] [--rounds 3] [--log-level info]
+//   bun bench/perf/inproc.ts [--requests 200000] [--rounds 3] [--log-level info] [--otlp]
+// --otlp: tracing on (sampler always_on), every span exported through the export worker to an OTLP sink
+// in a child process; the figure is then the request thread's share of tracing (the worker runs beside it).
 // With `bun --cpu-prof --cpu-prof-dir=DIR bench/perf/inproc.ts` it gives a profile of just that code
 // (summarize it with `bun bench/perf/profile.ts --summarize DIR/FILE.cpuprofile`).
 import { parseArgs } from 'node:util'
@@ -13,6 +15,8 @@ import { migrate } from '../../src/db/migrate'
 import { openDatabase } from '../../src/db/open'
 import { assembleGateway } from '../../src/gateway'
 import { createLogger } from '../../src/telemetry/logger'
+import { createTracing } from '../../src/telemetry/tracing'
+import { startScript } from './procs'
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -20,6 +24,7 @@ const { values } = parseArgs({
     requests: { type: 'string', default: '200000' },
     rounds: { type: 'string', default: '3' },
     'log-level': { type: 'string', default: 'info' },
+    otlp: { type: 'boolean', default: false },
   },
 })
 const requests = Math.min(2_000_000, Number(values.requests))
@@ -32,12 +37,18 @@ const engineFetch = async (url: string) => {
   if (url.endsWith('/chat/completions')) return new Response(answer, { headers: { 'content-type': 'application/json' } })
   return new Response('ok')
 }
-const cli = loadConfig({ argv: ['--engine', 'http://127.0.0.1:9/v1', '--db', ':memory:'], env: {} })
+// The OTLP sink runs in its own process: receiving the spans must not count against this thread.
+const otlp = values.otlp ? await startScript('otlp-sink', 'otlp-sink.ts', []) : undefined
+const env = otlp ? { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${otlp.url}/v1/traces`, OTEL_TRACES_SAMPLER: 'always_on' } : {}
+const cli = loadConfig({ argv: ['--engine', 'http://127.0.0.1:9/v1', '--db', ':memory:'], env })
 if (cli.action !== 'run') throw new Error('unexpected CLI action')
 const db = openDatabase(':memory:')
 migrate(db)
 // The request log goes to stdout as in production: send it to /dev/null when running this.
-const { app, registry } = assembleGateway({ config: cli.config, db, log: createLogger(values['log-level'] as LogLevel), engineFetch })
+const log = createLogger(values['log-level'] as LogLevel)
+const workerUrl = new URL('../../src/telemetry/export-worker.ts', import.meta.url).href
+const tracing = createTracing(cli.config.telemetry, { log, workerUrl })
+const { app, registry } = assembleGateway({ config: cli.config, db, log, engineFetch, tracing })
 await registry.start()
 for (let i = 0; i < 100 && registry.all[0]?.state !== 'READY'; i++) await Bun.sleep(10)
 
@@ -65,4 +76,6 @@ for (let round = 0; round < rounds; round++) {
   process.stderr.write(`round ${round + 1}: ${(((performance.now() - t) * 1000) / requests).toFixed(2)} µs per request (heap ${heap.toFixed(0)} MiB)\n`)
 }
 registry.stop()
+await tracing.shutdown()
+await otlp?.stop()
 process.exit(0)

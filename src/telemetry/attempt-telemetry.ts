@@ -26,6 +26,8 @@ const REQUEST_PARAMS: Record<string, string> = {
   n: 'gen_ai.request.choice.count',
 }
 
+const REQUEST_PARAM_LIST = Object.entries(REQUEST_PARAMS)
+
 const PROMPT_TOKENS = /"(?:prompt_tokens|input_tokens)":\s*(\d+)/
 const COMPLETION_TOKENS = /"(?:completion_tokens|output_tokens)":\s*(\d+)/
 const FINISH = /"(?:finish_reason|stop_reason)":\s*"([^"]+)"/
@@ -74,7 +76,7 @@ export class AttemptTelemetry {
     if (typeof body.trace_id === 'string') attributes['sagellm.trace_id'] = body.trace_id
     const sessionId = record?.sessionId ?? (typeof body.session_id === 'string' ? body.session_id : undefined)
     if (sessionId) attributes['gen_ai.conversation.id'] = sessionId
-    for (const [field, name] of Object.entries(REQUEST_PARAMS)) if (typeof body[field] === 'number') attributes[name] = body[field]
+    for (const [field, name] of REQUEST_PARAM_LIST) if (typeof body[field] === 'number') attributes[name] = body[field]
     if (Array.isArray(body.stop)) attributes['gen_ai.request.stop_sequences'] = body.stop.filter((s): s is string => typeof s === 'string')
     if (telemetry.tracing.captureContent && body.messages !== undefined) attributes['gen_ai.input.messages'] = JSON.stringify(body.messages)
     this.span = telemetry.tracing.tracer.startSpan(`${this.operation} ${model}`, { kind: SpanKind.CLIENT, attributes }, record?.context)
