@@ -79,7 +79,9 @@ export class AttemptTelemetry {
     for (const [field, name] of REQUEST_PARAM_LIST) if (typeof body[field] === 'number') attributes[name] = body[field]
     if (Array.isArray(body.stop)) attributes['gen_ai.request.stop_sequences'] = body.stop.filter((s): s is string => typeof s === 'string')
     if (telemetry.tracing.captureContent && body.messages !== undefined) attributes['gen_ai.input.messages'] = JSON.stringify(body.messages)
-    this.span = telemetry.tracing.tracer.startSpan(`${this.operation} ${model}`, { kind: SpanKind.CLIENT, attributes }, record?.context)
+    // Attributes set after the start: the SDK cleans those given to startSpan twice (for the sampler,
+    // which reads none of them here, and for the span), each with an Object.entries.
+    this.span = telemetry.tracing.tracer.startSpan(`${this.operation} ${model}`, { kind: SpanKind.CLIENT }, record?.context).setAttributes(attributes)
   }
 
   /** traceparent (and tracestate) for the engine request, so engine spans join the trace. */
