@@ -2,6 +2,8 @@
 // into the shape the OTLP exporter reads. Flat, because the request thread pays for the hand-over:
 // JSON of a flat list of primitives is several times cheaper than JSON (or a structured clone) of a
 // batch of nested span objects. Only what OTLP carries is kept; the resource is sent once at start-up.
+// Strings that recur in every span (span names, attribute keys, event names, the scope) are written
+// once per batch and then as their index: most of a span's JSON was those keys.
 import type { AttributeValue, Attributes, HrTime, Link, SpanKind } from '@opentelemetry/api'
 import { TraceState } from '@opentelemetry/core'
 import type { Resource } from '@opentelemetry/resources'
@@ -10,19 +12,38 @@ import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace'
 /** A batch of spans as written by `appendSpan`: a span is a run of fields, see the order there. */
 export type FlatSpans = (string | number | AttributeValue | Attributes)[]
 
+/** A batch being written: its flat list, and the index of each recurring string written so far. */
+export class SpanBatch {
+  readonly flat: FlatSpans = []
+  private readonly strings = new Map<string, number>()
+  count = 0
+
+  /** A recurring string: the string itself the first time in this batch, its index after that. */
+  ref(s: string): void {
+    const index = this.strings.get(s)
+    if (index !== undefined) this.flat.push(index)
+    else {
+      this.strings.set(s, this.strings.size)
+      this.flat.push(s)
+    }
+  }
+}
+
 /**
- * Appends one span's fields to `out`, in this order: name, kind, trace id, span id, trace flags,
- * tracestate ('' if none), parent span id ('' if none), parent trace flags, parent is remote (0/1),
- * start s, start ns, end s, end ns, duration s, duration ns, status code, status message, scope name,
- * scope version, dropped attributes, dropped events, dropped links, then the attribute count and each
- * key and value, the event count and each event's name, time s, time ns and attributes (0 if none),
- * the link count and each link's trace id, span id, trace flags and attributes (0 if none).
+ * Appends one span's fields to `batch`, in this order (* = a recurring string, see SpanBatch.ref):
+ * name*, kind, trace id, span id, trace flags, tracestate ('' if none), parent span id ('' if none),
+ * parent trace flags, parent is remote (0/1), start s, start ns, end s, end ns, duration s, duration
+ * ns, status code, status message, scope name*, scope version*, dropped attributes, dropped events,
+ * dropped links, then the attribute count and each key* and value, the event count and each event's
+ * name*, time s, time ns and attributes (0 if none), the link count and each link's trace id, span id,
+ * trace flags and attributes (0 if none).
  */
-export function appendSpan(out: FlatSpans, span: ReadableSpan): void {
+export function appendSpan(batch: SpanBatch, span: ReadableSpan): void {
+  const out = batch.flat
   const context = span.spanContext()
   const parent = span.parentSpanContext
+  batch.ref(span.name)
   out.push(
-    span.name,
     span.kind,
     context.traceId,
     context.spanId,
@@ -39,26 +60,29 @@ export function appendSpan(out: FlatSpans, span: ReadableSpan): void {
     span.duration[1],
     span.status.code,
     span.status.message ?? '',
-    span.instrumentationScope.name,
-    span.instrumentationScope.version ?? '',
-    span.droppedAttributesCount,
-    span.droppedEventsCount,
-    span.droppedLinksCount,
   )
+  batch.ref(span.instrumentationScope.name)
+  batch.ref(span.instrumentationScope.version ?? '')
+  out.push(span.droppedAttributesCount, span.droppedEventsCount, span.droppedLinksCount)
   const attributes = span.attributes
   let count = 0
   const at = out.push(0) - 1
   for (const key in attributes) {
     const value = attributes[key]
     if (value === undefined) continue
-    out.push(key, value)
+    batch.ref(key)
+    out.push(value)
     count++
   }
   out[at] = count
   out.push(span.events.length)
-  for (const event of span.events) out.push(event.name, event.time[0], event.time[1], event.attributes ?? 0)
+  for (const event of span.events) {
+    batch.ref(event.name)
+    out.push(event.time[0], event.time[1], event.attributes ?? 0)
+  }
   out.push(span.links.length)
   for (const link of span.links) out.push(link.context.traceId, link.context.spanId, link.context.traceFlags, link.attributes ?? 0)
+  batch.count++
 }
 
 /** The spans of a flat batch, as the exporter reads them. */
@@ -68,8 +92,16 @@ export function readSpans(flat: FlatSpans, resource: Resource): ReadableSpan[] {
   const next = () => flat[i++]
   const str = () => flat[i++] as string
   const num = () => flat[i++] as number
+  // Recurring strings: the string the first time (it takes the next index), its index after that.
+  const strings: string[] = []
+  const ref = () => {
+    const v = flat[i++]
+    if (typeof v === 'number') return strings[v]!
+    strings.push(v as string)
+    return v as string
+  }
   while (i < flat.length) {
-    const name = str()
+    const name = ref()
     const kind = num() as SpanKind
     const traceId = str()
     const spanId = str()
@@ -83,13 +115,13 @@ export function readSpans(flat: FlatSpans, resource: Resource): ReadableSpan[] {
     const duration: HrTime = [num(), num()]
     const statusCode = num()
     const statusMessage = str()
-    const scope = { name: str(), version: str() || undefined }
+    const scope = { name: ref(), version: ref() || undefined }
     const dropped = [num(), num(), num()] as const
     const attributes: Attributes = {}
-    for (let n = num(); n > 0; n--) attributes[str()] = next() as AttributeValue
+    for (let n = num(); n > 0; n--) attributes[ref()] = next() as AttributeValue
     const events: TimedEvent[] = []
     for (let n = num(); n > 0; n--) {
-      const event: TimedEvent = { name: str(), time: [num(), num()] }
+      const event: TimedEvent = { name: ref(), time: [num(), num()] }
       const eventAttributes = next()
       if (eventAttributes) event.attributes = eventAttributes as Attributes
       events.push(event)

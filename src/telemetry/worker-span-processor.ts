@@ -5,7 +5,7 @@
 import { TraceFlags } from '@opentelemetry/api'
 import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace'
 import type { Logger } from './logger'
-import { appendSpan, type FlatSpans } from './span-transfer'
+import { appendSpan, SpanBatch } from './span-transfer'
 
 export interface WorkerSpanProcessorOptions {
   readonly url: string
@@ -35,8 +35,7 @@ export class WorkerSpanProcessor implements SpanProcessor {
   private readonly batchSize: number
   private readonly delayMs: number
   private readonly maxPending: number
-  private flat: FlatSpans = []
-  private count = 0
+  private batch = new SpanBatch()
   private pending = 0
   private dropped = 0
   private timer?: ReturnType<typeof setTimeout>
@@ -62,12 +61,12 @@ export class WorkerSpanProcessor implements SpanProcessor {
 
   onEnd(span: ReadableSpan): void {
     if (this.closed || (span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return
-    if (this.pending + this.count >= this.maxPending) {
+    if (this.pending + this.batch.count >= this.maxPending) {
       if (this.dropped++ === 0) this.options.log.warning('span export is behind: dropping spans until the collector catches up', { max_pending: this.maxPending })
       return
     }
-    appendSpan(this.flat, span)
-    if (++this.count >= this.batchSize) this.handOver()
+    appendSpan(this.batch, span)
+    if (this.batch.count >= this.batchSize) this.handOver()
     else if (!this.timer) {
       this.timer = setTimeout(() => this.handOver(), this.delayMs)
       this.timer.unref()
@@ -78,11 +77,11 @@ export class WorkerSpanProcessor implements SpanProcessor {
   private handOver(): void {
     clearTimeout(this.timer)
     this.timer = undefined
-    if (this.count === 0) return
-    this.worker.postMessage({ type: 'spans', spans: this.count, json: JSON.stringify(this.flat) })
-    this.pending += this.count
-    this.flat = []
-    this.count = 0
+    const { count, flat } = this.batch
+    if (count === 0) return
+    this.worker.postMessage({ type: 'spans', spans: count, json: JSON.stringify(flat) })
+    this.pending += count
+    this.batch = new SpanBatch()
     if (this.dropped > 0) {
       this.options.log.warning('spans dropped while span export was behind', { dropped: this.dropped })
       this.dropped = 0
