@@ -25,6 +25,12 @@ function recordedSpans(): ReadableSpan[] {
     client.end()
     server.end()
   }
+  // A second scope without a version, a link, and keys that look like numbers.
+  const other = provider.getTracer('other-scope')
+  const linked = other.startSpan('', { links: [{ context: ended[0]!.spanContext(), attributes: { '0': 'x' } }] })
+  linked.setAttributes({ '0': 1, '1': 'scope', '': 'ignored by the SDK', 'ü': 'é' })
+  linked.addEvent('', { '1': 2 })
+  linked.end()
   return ended
 }
 
@@ -32,9 +38,9 @@ test('spans written into a batch come back through JSON with every field as reco
   const spans = recordedSpans()
   const batch = new SpanBatch()
   for (const span of spans) appendSpan(batch, span)
-  expect(batch.count).toBe(6)
+  expect(batch.count).toBe(7)
   const back = readSpans(JSON.parse(JSON.stringify(batch.flat)) as FlatSpans, resourceFromAttributes({ 'service.name': 't' }))
-  expect(back).toHaveLength(6)
+  expect(back).toHaveLength(7)
   back.forEach((span, i) => {
     const original = spans[i]!
     expect(span.name).toBe(original.name)
@@ -43,7 +49,8 @@ test('spans written into a batch come back through JSON with every field as reco
     expect(span.parentSpanContext?.spanId).toBe(original.parentSpanContext?.spanId)
     expect(span.attributes).toEqual(original.attributes)
     expect(span.events.map((e) => [e.name, e.attributes ?? {}])).toEqual(original.events.map((e) => [e.name, e.attributes ?? {}]))
-    expect(span.instrumentationScope).toEqual({ name: 'scope', version: '1.0.0' })
+    expect(span.instrumentationScope).toEqual(i < 6 ? { name: 'scope', version: '1.0.0' } : { name: 'other-scope', version: undefined })
+    expect(span.links.map((l) => [l.context.spanId, l.attributes])).toEqual(original.links.map((l) => [l.context.spanId, l.attributes]))
     expect(span.startTime).toEqual(original.startTime)
     expect(span.endTime).toEqual(original.endTime)
   })
