@@ -1,6 +1,7 @@
 // Limits on what a JSON body may hold besides its size: nesting depth, the length of any one string,
-// and the number of messages of a chat. Checked once on the parsed value, before validation, so no
-// later code (validator, router, session store, engine) ever sees a body beyond them.
+// the number of messages of a chat, and numbers a float can hold (JSON's 1e999 parses to Infinity).
+// Checked once on the parsed value, before validation, so no later code (validator, router, session
+// store, engine) ever sees a body beyond them.
 import { invalidRequest } from '../errors'
 
 export interface BodyLimits {
@@ -31,7 +32,11 @@ export function checkBodyLimits(body: unknown, limits: BodyLimits, conversation 
   while (stack.length) {
     const node = stack.pop()!
     const { value, depth } = node
-    if (typeof value === 'string') {
+    if (typeof value === 'number') {
+      // JSON allows 1e999, which parses to Infinity and would be sent on as null.
+      if (!Number.isFinite(value))
+        throw invalidRequest(`${pathOf(node) ? `Invalid value for '${pathOf(node)}'` : 'The body'}: the number is too large to represent (it overflows a 64-bit float)`, pathOf(node) || null)
+    } else if (typeof value === 'string') {
       if (value.length > limits.maxStringChars)
         throw invalidRequest(`${pathOf(node) || 'The body'} is ${value.length} characters long; this gateway accepts strings of at most ${limits.maxStringChars} (limits.max_string_chars)`, pathOf(node) || null)
     } else if (value !== null && typeof value === 'object') {
@@ -49,8 +54,9 @@ export function checkBodyLimits(body: unknown, limits: BodyLimits, conversation 
   }
 }
 
-/** Whether `value` (at `depth`) keeps to the string and depth limits; recursion stops at the depth limit. */
+/** Whether `value` (at `depth`) keeps to the limits and holds only finite numbers; recursion stops at the depth limit. */
 function withinLimits(value: unknown, depth: number, limits: BodyLimits): boolean {
+  if (typeof value === 'number') return Number.isFinite(value)
   if (typeof value === 'string') return value.length <= limits.maxStringChars
   if (value === null || typeof value !== 'object') return true
   if (depth >= limits.maxJsonDepth) return false

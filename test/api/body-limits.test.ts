@@ -51,3 +51,11 @@ test('a deep array of arrays is walked without recursion', () => {
   for (let i = 0; i < 100_000; i++) deep = [deep]
   expect(failure(deep).message).toContain('deeper than 4 levels')
 })
+
+test('a number too large for a float (1e999 parses to Infinity) is 400 naming its path, not sent on as null', () => {
+  const top = failure(JSON.parse('{"model":"m","seed":1e999}'))
+  expect([top.httpStatus, top.errorCode, top.param]).toEqual([400, 'invalid_argument', 'seed'])
+  expect(top.message).toBe("Invalid value for 'seed': the number is too large to represent (it overflows a 64-bit float)")
+  expect(failure(JSON.parse('{"tools":[{"parameters":{"maximum":-1e999}}]}')).param).toBe('tools[0].parameters.maximum')
+  expect(() => checkBodyLimits(JSON.parse('{"seed":1e300,"top_p":0.5}'), limits)).not.toThrow()
+})
