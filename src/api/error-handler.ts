@@ -17,14 +17,16 @@ import type { RequestTelemetry } from '../telemetry/request-telemetry'
 import { pathOf } from './request-path'
 
 export function errorHandler(log: Logger, telemetry?: RequestTelemetry) {
-  return new Elysia({ name: 'error-handler' }).onError({ as: 'global' }, ({ code, error, request, set }) => {
+  return new Elysia({ name: 'error-handler' }).onError({ as: 'global' }, ({ code, error, request, set, route }) => {
     const record = telemetry?.recordOf(request)
     if (error instanceof ClientGone) {
       record?.failed(499, 'client_closed_request')
+      telemetry?.answered(request, route, set.status)
       return new Response(null, { status: 499 })
     }
     const apiError = toApiError(code, error, request)
     record?.failed(apiError.httpStatus, apiError.errorCode)
+    telemetry?.answered(request, route, set.status)
     if (apiError.httpStatus >= 500 && !(error instanceof ApiError))
       log.error('unhandled error', { request_id: set.headers['x-request-id'], error: String(error), stack: (error as Error)?.stack })
     const anthropic = pathOf(request).startsWith('/v1/messages')
