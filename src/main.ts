@@ -87,7 +87,7 @@ async function shutdown(signal: string) {
     await Promise.race([closing, Bun.sleep(1000)])
     await app.server?.stop(true)
   }
-  // A response's after-response hooks (usage, logs, spans) may still be due: let them run first.
+  // The last answers' records end in a setImmediate (usage, logs, spans): let it run first.
   await new Promise((resolve) => setImmediate(resolve))
   registry.stop()
   sessions.stop()
