@@ -63,8 +63,23 @@ export class UsageRecorder {
     )
   }
 
+  /** The UTC day being counted, and when it ends (ms): the date string is built once a day, not per request. */
+  private day = ''
+  private dayStart = 0
+  private dayEnd = 0
+
+  private today(): string {
+    const now = this.now().getTime()
+    if (now < this.dayStart || now >= this.dayEnd) {
+      this.dayStart = now - (now % 86_400_000)
+      this.dayEnd = this.dayStart + 86_400_000
+      this.day = new Date(this.dayStart).toISOString().slice(0, 10)
+    }
+    return this.day
+  }
+
   record(event: UsageEvent): void {
-    const day = this.now().toISOString().slice(0, 10)
+    const day = this.today()
     const id = `${day}\u0000${event.keyId}\u0000${event.model}\u0000${event.engineId}`
     let entry = this.pending.get(id)
     if (!entry) this.pending.set(id, (entry = { keyId: event.keyId, model: event.model, engineId: event.engineId, day, requests: 0, errors: 0, inputTokens: 0, outputTokens: 0 }))

@@ -1,7 +1,8 @@
 // GET /v1/management/usage: one row per key, model, engine and UTC day with exact request, error and
 // token counts equal to the usage the engine reported (read from the answers themselves), for whole
 // and streamed OpenAI answers and Anthropic messages; the key/model/from/to filters; key ids of
-// static keys, the admin key and open mode; 400 for a malformed date; admin only; flushed on shutdown.
+// static keys, the admin key and open mode; 400 for a malformed date; admin only; flushed on shutdown;
+// and, for the recorder alone, the UTC day of each request across midnight and a clock set back.
 import { afterEach, expect, test } from 'bun:test'
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
@@ -9,6 +10,9 @@ import { spawnGateway, waitForModel } from '../helpers/gateway-process'
 import type { TestGateway } from '../helpers/gateway'
 import { readJson } from '../helpers/http'
 import { ADMIN_KEY, AuthFixtures, anthropicAs, bearer, chatAs, createKey, expectOpenAIError, keysApi, openaiAs, type CreatedKey } from '../helpers/auth'
+import { UsageRecorder } from '../../src/auth/usage'
+import { migrate } from '../../src/db/migrate'
+import { openDatabase } from '../../src/db/open'
 
 const fixtures = new AuthFixtures()
 afterEach(() => fixtures.cleanup())
@@ -177,4 +181,23 @@ test('usage not yet flushed is written when the gateway process shuts down on SI
   expect((await readJson(await keysApi(after).usage())).data).toEqual([
     { key_id: a.id, key_name: 'A', model: 'mock', engine_id: 'mock', date: dayOf(), requests: 1, errors: 0, input_tokens: usage.prompt_tokens, output_tokens: usage.completion_tokens },
   ])
+})
+
+test('usage counts on the UTC day of each request, across midnight and a clock set back', () => {
+  const db = openDatabase(':memory:')
+  migrate(db)
+  let now = Date.parse('2026-11-23T23:59:59.999Z')
+  const recorder = new UsageRecorder(db, () => new Date(now))
+  const event = { keyId: 'k', model: 'm', engineId: 'e', failed: false, inputTokens: 1, outputTokens: 2 }
+  recorder.record(event)
+  now = Date.parse('2026-11-24T00:00:00.000Z')
+  recorder.record(event)
+  recorder.record(event)
+  now = Date.parse('2026-11-23T12:00:00.000Z')
+  recorder.record(event)
+  expect(recorder.report({}).map((r) => [r.date, r.requests, r.output_tokens])).toEqual([
+    ['2026-11-23', 2, 4],
+    ['2026-11-24', 2, 4],
+  ])
+  db.close()
 })
