@@ -6,8 +6,9 @@ export function pathOf(request: Request): string {
   const scheme = url.indexOf('//')
   const start = url.indexOf('/', scheme < 0 ? 0 : scheme + 2)
   if (start < 0) return '/'
-  const query = url.indexOf('?', start)
+  let end = url.indexOf('?', start)
+  if (end < 0) end = url.length
   const hash = url.indexOf('#', start)
-  const end = [query, hash].filter((i) => i >= 0).reduce((a, b) => Math.min(a, b), url.length)
+  if (hash >= 0 && hash < end) end = hash
   return url.slice(start, end)
 }
