@@ -4,10 +4,9 @@
 // versus tracing off; metrics are recorded in both. Plus the cost of one histogram observation.
 // Run with `bun bench/observability.bench.ts`. Bounded: each run is at most REQUESTS requests and
 // RUN_CAP_MS milliseconds; every gateway process is stopped after its run.
-import { join } from 'node:path'
 import { startFakeEngine } from '../test/helpers/fake-engine'
 import { Histogram } from '../src/telemetry/prometheus'
-import { startOtlpSink } from './perf/procs'
+import { cpuMs, SOURCE_MAIN, startGateway, startOtlpSink } from './perf/procs'
 
 const REQUESTS = 20_000
 /** Requests before measuring: enough for the JIT to settle (with tracing on, 4 000 left it still compiling). */
@@ -15,35 +14,14 @@ const WARMUP = 16_000
 const CONCURRENCY = 16
 const RUNS = 4
 const RUN_CAP_MS = 20_000
-const MAIN = join(import.meta.dir, '..', 'src', 'main.ts')
 
 const otlp = startOtlpSink()
 const receiver = otlp.received
 const engine = await startFakeEngine({ models: ['m'] })
 
 /** The gateway as it is deployed: its own process (bun src/main.ts), here on a free loopback port. */
-async function startGatewayProcess(env: Record<string, string>) {
-  const probe = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response() })
-  const port = probe.port
-  await probe.stop(true)
-  const child = Bun.spawn(['bun', MAIN, '--engine', engine.url, '--host', '127.0.0.1', '--port', String(port), '--db', ':memory:', '--log-level', 'error'], {
-    env: { ...process.env, ...env },
-    stdout: 'ignore',
-    stderr: 'inherit',
-  })
-  const url = `http://127.0.0.1:${port}`
-  for (let i = 0; i < 100; i++) {
-    const ok = await fetch(`${url}/v1/models`).then((r) => r.ok && r.json().then((b) => (b as { data: unknown[] }).data.length > 0), () => false)
-    if (ok) break
-    await Bun.sleep(100)
-  }
-  /** CPU seconds the gateway process has used so far (user + system, all its threads), from /proc. */
-  const cpuSeconds = async () => {
-    const fields = (await Bun.file(`/proc/${child.pid}/stat`).text()).split(') ')[1]!.split(' ')
-    return (Number(fields[11]) + Number(fields[12])) / 100
-  }
-  return { url, cpuSeconds, stop: async () => { child.kill('SIGTERM'); await child.exited } }
-}
+const startGatewayProcess = (env: Record<string, string>) =>
+  startGateway({ command: ['bun', SOURCE_MAIN], engineUrl: engine.url, dbPath: ':memory:', args: ['--log-level', 'error'], env })
 
 async function throughput(url: string, requests = REQUESTS): Promise<number> {
   const body = (i: number) =>
@@ -76,9 +54,10 @@ for (let run = 0; run < RUNS; run++) {
   for (const setting of ['off', 'on', 'tenth'] as const) {
     const gw = await startGatewayProcess(settings[setting])
     await throughput(gw.url, WARMUP)
-    const cpuBefore = await gw.cpuSeconds()
+    // CPU of the gateway process (user + system, all its threads), from /proc.
+    const cpuBefore = cpuMs(gw.pid)
     results[setting].push(await throughput(gw.url))
-    cpu[setting].push(((await gw.cpuSeconds()) - cpuBefore) / REQUESTS)
+    cpu[setting].push((cpuMs(gw.pid) - cpuBefore) / 1000 / REQUESTS)
     await gw.stop()
   }
 }

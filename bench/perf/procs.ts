@@ -96,10 +96,18 @@ export async function pollUntilAnswered(url: string, started: number, timeoutMs 
   throw new Error(`${url} gave no 200 to a chat completion within ${timeoutMs} ms`)
 }
 
+/** The gateway's entry point in source, for `bun [runtime flags] SOURCE_MAIN …` instead of the binary. */
+export const SOURCE_MAIN = join(BENCH_DIR, '..', 'src', 'main.ts')
+
 export interface GatewayOptions {
-  readonly binary: string
+  /** The executable (the compiled binary)… */
+  readonly binary?: string
+  /** …or the command that starts the gateway, e.g. ['bun', '--cpu-prof', SOURCE_MAIN]. */
+  readonly command?: readonly string[]
   readonly engineUrl: string
   readonly dbPath: string
+  /** More command-line flags (e.g. --log-level error). */
+  readonly args?: readonly string[]
   readonly env?: Record<string, string>
   readonly name?: string
 }
@@ -108,7 +116,9 @@ export interface GatewayOptions {
 export async function startGateway(o: GatewayOptions): Promise<Child & { startup: { firstResponseMs: number; firstOkMs: number } }> {
   const port = await freePort()
   const started = performance.now()
-  const proc = Bun.spawn([o.binary, '--engine', o.engineUrl, '--host', '127.0.0.1', '--port', String(port), '--db', o.dbPath], {
+  const command = o.command ?? (o.binary ? [o.binary] : undefined)
+  if (!command) throw new Error('startGateway needs a binary or a command')
+  const proc = Bun.spawn([...command, '--engine', o.engineUrl, '--host', '127.0.0.1', '--port', String(port), '--db', o.dbPath, ...(o.args ?? [])], {
     env: { ...process.env, ...o.env },
     stdout: 'ignore',
     stderr: 'inherit',

@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { BENCH_DIR, LIFTED_FETCH_CAP, freePort, pollUntilAnswered, runDriver, startOtlpSink, startScript } from './procs'
+import { BENCH_DIR, LIFTED_FETCH_CAP, SOURCE_MAIN, runDriver, startGateway, startOtlpSink, startScript } from './procs'
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -39,32 +39,15 @@ const name = `gateway-${mode}-${new Date().toISOString().replace(/[:.]/g, '-')}`
 
 const otlp = values.otlp ? startOtlpSink() : undefined
 const engine = await startScript('engine', 'engine.ts', [])
-const port = await freePort()
-const started = performance.now()
-const gateway = Bun.spawn(
-  [
-    'bun',
-    '--cpu-prof',
-    '--cpu-prof-md',
-    `--cpu-prof-dir=${outDir}`,
-    `--cpu-prof-name=${name}`,
-    `--cpu-prof-interval=${values['interval-us']}`,
-    join(BENCH_DIR, '..', 'src', 'main.ts'),
-    '--engine',
-    `${engine.url}/v1`,
-    '--host',
-    '127.0.0.1',
-    '--port',
-    String(port),
-    '--db',
-    join(tmp, 'gateway.db'),
-  ],
-  { env: { ...process.env, ...LIFTED_FETCH_CAP, ...otlp?.env }, stdout: 'ignore', stderr: 'inherit' },
-)
+const gateway = await startGateway({
+  command: ['bun', '--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${outDir}`, `--cpu-prof-name=${name}`, `--cpu-prof-interval=${values['interval-us']}`, SOURCE_MAIN],
+  engineUrl: `${engine.url}/v1`,
+  dbPath: join(tmp, 'gateway.db'),
+  env: { ...LIFTED_FETCH_CAP, ...otlp?.env },
+})
 try {
-  await pollUntilAnswered(`http://127.0.0.1:${port}`, started)
   const r = await runDriver(
-    { url: `http://127.0.0.1:${port}/v1/chat/completions`, mode, concurrency, warmupMs: 2000, measureMs: seconds * 1000, tokens: 32, paceMs: Number(values['pace-ms']) },
+    { url: `${gateway.url}/v1/chat/completions`, mode, concurrency, warmupMs: 2000, measureMs: seconds * 1000, tokens: 32, paceMs: Number(values['pace-ms']) },
     { proxyPid: gateway.pid, enginePid: engine.pid },
   )
   process.stderr.write(
@@ -72,8 +55,8 @@ try {
       `gateway CPU ${((r.proxyCpuMs! * 1000) / r.completedTotal).toFixed(0)} µs per request\n`,
   )
 } finally {
-  gateway.kill('SIGTERM')
-  await Promise.race([gateway.exited, Bun.sleep(15_000).then(() => gateway.kill('SIGKILL'))])
+  // SIGTERM: the profile is written as the process exits.
+  await gateway.stop()
   await engine.stop()
   await otlp?.stop()
   rmSync(tmp, { recursive: true, force: true })

@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { BENCH_DIR, LIFTED_FETCH_CAP, freePort, pollUntilAnswered, runDriver, startOtlpSink, startScript } from './procs'
+import { LIFTED_FETCH_CAP, SOURCE_MAIN, runDriver, startGateway, startOtlpSink, startScript } from './procs'
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -48,21 +48,16 @@ function threadCpu(pid: number): Map<string, number> {
 const otlp = values.otlp ? startOtlpSink() : undefined
 
 const engine = await startScript('engine', 'engine.ts', [])
-const port = await freePort()
 const tmp = mkdtempSync(join(tmpdir(), 'sagellm-threads-'))
-const command = values.binary ? [values.binary] : ['bun', join(BENCH_DIR, '..', 'src', 'main.ts')]
-const env: Record<string, string> = { ...LIFTED_FETCH_CAP }
-if (otlp) Object.assign(env, otlp.env)
-const started = performance.now()
-const gateway = Bun.spawn([...command, '--engine', `${engine.url}/v1`, '--host', '127.0.0.1', '--port', String(port), '--db', join(tmp, 'gateway.db')], {
-  env: { ...process.env, ...env },
-  stdout: 'ignore',
-  stderr: 'inherit',
+const gateway = await startGateway({
+  command: values.binary ? [values.binary] : ['bun', SOURCE_MAIN],
+  engineUrl: `${engine.url}/v1`,
+  dbPath: join(tmp, 'gateway.db'),
+  env: { ...LIFTED_FETCH_CAP, ...otlp?.env },
 })
 try {
-  await pollUntilAnswered(`http://127.0.0.1:${port}`, started)
   const driver = (warmupMs: number, measureMs: number) =>
-    runDriver({ url: `http://127.0.0.1:${port}/v1/chat/completions`, mode, concurrency, warmupMs, measureMs, tokens: Number(values.tokens), paceMs: Number(values['pace-ms']) }, { proxyPid: gateway.pid, enginePid: engine.pid })
+    runDriver({ url: `${gateway.url}/v1/chat/completions`, mode, concurrency, warmupMs, measureMs, tokens: Number(values.tokens), paceMs: Number(values['pace-ms']) }, { proxyPid: gateway.pid, enginePid: engine.pid })
   if (warmupSeconds > 0) await driver(0, warmupSeconds * 1000)
   const before = threadCpu(gateway.pid)
   const r = await driver(0, seconds * 1000)
@@ -89,8 +84,7 @@ try {
   }
   process.stdout.write(`| all | ${((total * 1000) / requests).toFixed(1)} |\n`)
 } finally {
-  gateway.kill('SIGTERM')
-  await Promise.race([gateway.exited, Bun.sleep(15_000).then(() => gateway.kill('SIGKILL'))])
+  await gateway.stop()
   await engine.stop()
   await otlp?.stop()
   rmSync(tmp, { recursive: true, force: true })
