@@ -34,8 +34,10 @@ export function checkBodyLimits(body: unknown, limits: BodyLimits, conversation 
     const { value, depth } = node
     if (typeof value === 'number') {
       // JSON allows 1e999, which parses to Infinity and would be sent on as null.
-      if (!Number.isFinite(value))
-        throw invalidRequest(`${pathOf(node) ? `Invalid value for '${pathOf(node)}'` : 'The body'}: the number is too large to represent (it overflows a 64-bit float)`, pathOf(node) || null)
+      if (!Number.isFinite(value)) {
+        const where = pathOf(node)
+        throw invalidRequest(`${where ? `Invalid value for '${where}'` : 'The body'}: the number is too large to represent (it overflows a 64-bit float)`, where || null)
+      }
     } else if (typeof value === 'string') {
       if (value.length > limits.maxStringChars)
         throw invalidRequest(`${pathOf(node) || 'The body'} is ${value.length} characters long; this gateway accepts strings of at most ${limits.maxStringChars} (limits.max_string_chars)`, pathOf(node) || null)

@@ -215,6 +215,7 @@ export async function openStreamRelay(response: Response, options: RelayOptions)
    * that was exactly whole events, all passed on, goes out as the bytes the engine sent.
    */
   const relay = async (controller: ReadableStreamDirectController): Promise<void> => {
+    let failure: Error | undefined
     try {
       if (pending) await controller.write(pending)
       while (!sawDone && !cancelled) {
@@ -232,21 +233,18 @@ export async function openStreamRelay(response: Response, options: RelayOptions)
           if (typeof written !== 'number') await written
         }
       }
-      if (cancelled) return
-      const text = tail()
-      if (text) controller.write(text)
-      controller.close()
     } catch (e) {
-      if (cancelled) return
-      if (e instanceof ClientGone) {
+      if (e instanceof ClientGone && !cancelled) {
         end({ ok: false, error: e, usage })
         controller.close(e)
         return
       }
-      const text = tail(e as Error)
-      if (text) controller.write(text)
-      controller.close()
+      failure = e as Error
     }
+    if (cancelled) return
+    const text = tail(failure)
+    if (text) controller.write(text)
+    controller.close()
   }
 
   // A direct stream: Bun writes what the relay hands it straight to the client's socket, with no
