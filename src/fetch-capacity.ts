@@ -1,4 +1,5 @@
-// How many engine requests the gateway can have in flight at once. Bun's fetch sends at most 256
+// How many requests to https:// engines the gateway can have in flight at once (http:// engines go
+// through the gateway's own client, engines/http1.ts, which has no cap). Bun's fetch sends at most 256
 // requests at a time per process and queues the rest, unless BUN_CONFIG_MAX_HTTP_REQUESTS is in the
 // environment when the process starts (setting it later changes nothing). Behind a gateway that
 // would be a silent cap: the 257th concurrent stream waits for a free slot. So the compiled gateway,

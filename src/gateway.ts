@@ -14,6 +14,7 @@ import { engineSpecsFromConfig } from './control-plane/engine-specs'
 import { Router } from './control-plane/router'
 import { EngineRepository } from './db/engine-repository'
 import type { EngineFetch } from './engines/engine-client'
+import { createEngineHttp } from './engines/http1'
 import { InflightTracker } from './proxy/inflight'
 import { SessionRepository } from './sessions/session-repository'
 import { SessionService } from './sessions/session-service'
@@ -26,13 +27,13 @@ export interface GatewayDeps {
   readonly config: Config
   readonly db: Database
   readonly log: Logger
-  /** How engines are reached over the network (tests may wrap it). */
+  /** How engines are reached over the network. Default: the HTTP/1.1 keep-alive client (engines/http1.ts). */
   readonly engineFetch?: EngineFetch
   /** Default: from config.telemetry (OTEL_* variables). */
   readonly tracing?: Tracing
 }
 
-export function assembleGateway({ config, db, log, engineFetch = fetch, tracing = createTracing(config.telemetry, { log }) }: GatewayDeps) {
+export function assembleGateway({ config, db, log, engineFetch = createEngineHttp().fetch, tracing = createTracing(config.telemetry, { log }) }: GatewayDeps) {
   const registry = new EngineRegistry(engineSpecsFromConfig(config, engineFetch), {
     intervalMs: config.health.intervalMs,
     timeoutMs: config.health.timeoutMs,

@@ -69,8 +69,9 @@ log.info('sagellm-gateway listening', {
   engines: registry.all.map((e) => ({ engine_id: e.id, url: e.baseUrl })),
   max_engine_requests: maxEngineRequests,
 })
-if (maxEngineRequests <= BUN_DEFAULT_FETCH_CAPACITY)
-  log.warning(`at most ${maxEngineRequests} engine requests can be in flight at once; more concurrent requests wait in a queue (set ${FETCH_CAPACITY_ENV}, e.g. ${GATEWAY_FETCH_CAPACITY}, in the environment before start)`, { max_engine_requests: maxEngineRequests })
+// Only https:// engines go through Bun's fetch and its cap; http:// ones use the gateway's own client.
+if (maxEngineRequests <= BUN_DEFAULT_FETCH_CAPACITY && registry.all.some((e) => e.baseUrl.startsWith('https:')))
+  log.warning(`at most ${maxEngineRequests} requests to https:// engines can be in flight at once; more concurrent requests wait in a queue (set ${FETCH_CAPACITY_ENV}, e.g. ${GATEWAY_FETCH_CAPACITY}, in the environment before start)`, { max_engine_requests: maxEngineRequests })
 
 let stopping = false
 async function shutdown(signal: string) {

@@ -53,7 +53,7 @@ try {
         },
         { proxyPid: target.pid, enginePid: engine.pid },
       )
-      const row = { rate: r.perSecond, p50: r.p50, gap: r.meanGap, cpu: (r.proxyCpuMs! * 1000) / r.completedTotal }
+      const row = { rate: r.perSecond, p50: r.p50, gap: r.meanGap ?? NaN, cpu: (r.proxyCpuMs! * 1000) / r.completedTotal }
       rows[target.name]!.push(row)
       process.stdout.write(
         `round ${round + 1} ${target.name}: ${row.rate.toFixed(0)}/s p50 ${row.p50.toFixed(3)} ms gap ${row.gap.toFixed(3)} ms CPU ${row.cpu.toFixed(0)} µs, errors ${r.errors}\n`,

@@ -1,6 +1,39 @@
 // The one place that sends a request to an engine. It turns every way a call can fail into an
 // EngineError whose kind says whether another engine may be tried.
-export type EngineFetch = (url: string, init: RequestInit) => Promise<Response>
+/** What the gateway sends an engine: a JSON body (or none), headers, and the call's abort signal. */
+export interface EngineRequestInit {
+  readonly method?: string
+  readonly headers?: Record<string, string> | Headers
+  readonly body?: string
+  readonly signal?: AbortSignal
+}
+
+export interface ResponseHeaders {
+  get(name: string): string | null
+}
+
+/** An engine's body read as a stream. */
+export interface EngineBodyReader {
+  read(): Promise<Bun.ReadableStreamDefaultReadResult<Uint8Array>>
+  cancel(reason?: unknown): Promise<void>
+  releaseLock(): void
+}
+
+/**
+ * The part of the Fetch API's Response the gateway reads from an engine's answer: a `fetch` Response
+ * is one, and so is the answer of the gateway's own HTTP/1.1 client (engines/http1.ts).
+ */
+export interface EngineResponse {
+  readonly status: number
+  readonly ok: boolean
+  readonly headers: ResponseHeaders
+  readonly body: { getReader(): EngineBodyReader; cancel(reason?: unknown): Promise<void> } | null
+  text(): Promise<string>
+  json(): Promise<unknown>
+}
+
+/** How engines are called: `fetch`, the gateway's HTTP/1.1 client, a test's stub. */
+export type EngineFetch = (url: string, init: EngineRequestInit) => Promise<EngineResponse>
 
 /** What the client needs to know about an engine to call it. */
 export interface EngineEndpoint {
@@ -47,10 +80,10 @@ export interface EngineCall {
   readonly headers?: Record<string, string>
 }
 
-export async function postToEngine(engine: EngineEndpoint, path: string, body: string, call: EngineCall): Promise<Response> {
+export async function postToEngine(engine: EngineEndpoint, path: string, body: string, call: EngineCall): Promise<EngineResponse> {
   const headers: Record<string, string> = { 'content-type': 'application/json', ...call.headers }
   if (engine.apiKey) headers.authorization = `Bearer ${engine.apiKey}`
-  let response: Response
+  let response: EngineResponse
   try {
     response = await engine.fetch(engine.baseUrl + path, { method: 'POST', body, headers, signal: call.signal })
   } catch (e) {

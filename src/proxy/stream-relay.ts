@@ -4,7 +4,7 @@
 // it) or Anthropic's (`message_stop`; a failure is an `error` event). Apart from that the stream is
 // passed on unchanged, and a stream the engine cuts short, or that stays silent past the deadline,
 // ends with the dialect's error instead of a silent cut.
-import { ClientGone, describeFailure, EngineError } from '../engines/engine-client'
+import { ClientGone, describeFailure, EngineError, type EngineResponse } from '../engines/engine-client'
 import { SSE_DONE, SseSplitter, sseData, sseEvent } from '../engines/sse'
 import { ERROR_CODES } from '../errors'
 import type { Deadline } from './deadline'
@@ -110,7 +110,7 @@ const EMPTY_CHOICES = /"choices":\s*\[\s*\]/
  * Reads until the engine's first complete event, so a failure before anything reached the client can
  * still go to another engine (it throws EngineError then), and returns the client-facing stream.
  */
-export async function openStreamRelay(response: Response, options: RelayOptions): Promise<ReadableStream<Uint8Array>> {
+export async function openStreamRelay(response: EngineResponse, options: RelayOptions): Promise<ReadableStream<Uint8Array>> {
   if (!response.body) throw new EngineError('protocol', 'stream response has no body')
   const reader = response.body.getReader()
   const splitter = new SseSplitter()
