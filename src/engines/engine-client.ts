@@ -19,15 +19,39 @@ export interface EngineBodyReader {
   releaseLock(): void
 }
 
+/** Where a pushed body's chunks go, as they arrive (engines/body-flow.ts). */
+export interface BodySink {
+  chunk(bytes: Uint8Array): void
+  /** The body is over: whole, or cut short by `error`. Called once; no chunk follows. */
+  end(error?: Error): void
+}
+
+/** The controls of a body being pushed into a sink. */
+export interface BodyFlow {
+  /** Stop pushing (the source stops reading, so the engine feels the backpressure). */
+  pause(): void
+  resume(): void
+  /** Stop for good and drop the connection; the sink hears nothing more. */
+  cancel(): void
+}
+
+export interface EngineBody {
+  getReader(): EngineBodyReader
+  cancel(reason?: unknown): Promise<void>
+  /** Pushes the chunks into `sink` (asynchronously: never from within this call). */
+  subscribe?(sink: BodySink): BodyFlow
+}
+
 /**
  * The part of the Fetch API's Response the gateway reads from an engine's answer: a `fetch` Response
- * is one, and so is the answer of the gateway's own HTTP/1.1 client (engines/http1.ts).
+ * is one, and so is the answer of the gateway's own HTTP/1.1 client (engines/http1.ts), whose body
+ * can also push its chunks (no promise per chunk).
  */
 export interface EngineResponse {
   readonly status: number
   readonly ok: boolean
   readonly headers: ResponseHeaders
-  readonly body: { getReader(): EngineBodyReader; cancel(reason?: unknown): Promise<void> } | null
+  readonly body: EngineBody | null
   text(): Promise<string>
   json(): Promise<unknown>
 }

@@ -6,7 +6,7 @@
 // node serve); anything else (https, credentials in the URL) goes through the fallback, `fetch`.
 // The answer is an EngineResponse: the part of the Fetch API's Response the gateway reads.
 import type { Socket, SocketHandler } from 'bun'
-import { EngineError, type EngineFetch, type EngineRequestInit, type EngineResponse, type ResponseHeaders } from './engine-client'
+import { EngineError, type BodyFlow, type BodySink, type EngineFetch, type EngineRequestInit, type EngineResponse, type ResponseHeaders } from './engine-client'
 import { ChunkedDecoder } from './http1-chunked'
 
 /** An idle connection older than this is closed rather than reused: engines' keep-alive is often 5 s. */
@@ -135,8 +135,22 @@ class Connection {
   served = 0
   idleSince = 0
   closed = false
+  /** Reading stopped for a client that pushes back. */
+  paused = false
 
   constructor(readonly pool: Pool) {}
+
+  pause(): void {
+    if (this.paused || !this.socket) return
+    this.paused = true
+    this.socket.pause()
+  }
+
+  resume(): void {
+    if (!this.paused) return
+    this.paused = false
+    this.socket?.resume()
+  }
 
   begin(exchange: Exchange): void {
     this.exchange = exchange
@@ -148,6 +162,7 @@ class Connection {
   finished(reusable: boolean): void {
     this.exchange = undefined
     this.served++
+    this.resume()
     if (reusable && !this.closed) this.pool.release(this)
     else this.destroy()
   }
@@ -215,7 +230,7 @@ const DONE: Read = { done: true, value: undefined }
  * One request and its answer on one connection. It is also the answer handed to the caller
  * (EngineResponse), its body, and its body's reader: one object per request instead of four.
  */
-class Exchange implements EngineResponse {
+class Exchange implements EngineResponse, BodyFlow {
   status = 0
   headers: ResponseHeaders = NO_HEADERS
   private phase = Phase.Head
@@ -232,6 +247,9 @@ class Exchange implements EngineResponse {
   private readonly chunks: Uint8Array[] = []
   private taken = 0
   private waiting: { resolve(read: Read): void; reject(e: Error): void } | undefined
+  private sink: BodySink | undefined
+  private sinkEnded = false
+  private paused = false
   private whole: { resolve(bytes: Uint8Array[]): void; reject(e: Error): void } | undefined
 
   constructor(
@@ -380,6 +398,7 @@ class Exchange implements EngineResponse {
   }
 
   private readonly deliver = (bytes: Uint8Array): void => {
+    if (this.sink && !this.paused && this.taken === this.chunks.length) return this.sink.chunk(bytes)
     const waiting = this.waiting
     if (waiting) {
       this.waiting = undefined
@@ -433,6 +452,10 @@ class Exchange implements EngineResponse {
   }
 
   private settle(): void {
+    if (this.sink) {
+      if (this.failure) this.chunks.length = this.taken = 0
+      if (this.failure || !this.paused) this.flushToSink()
+    }
     const waiting = this.waiting
     if (waiting) {
       this.waiting = undefined
@@ -466,6 +489,7 @@ class Exchange implements EngineResponse {
   }
 
   cancel(): Promise<void> {
+    this.sinkEnded = true
     if (this.phase !== Phase.Done) {
       this.reusable = false
       this.phase = Phase.Done
@@ -481,6 +505,36 @@ class Exchange implements EngineResponse {
   }
 
   releaseLock(): void {}
+
+  // The body pushed into a sink (BodyFlow): each chunk handed on from the socket's read, no promise.
+  subscribe(sink: BodySink): BodyFlow {
+    this.sink = sink
+    if (this.taken < this.chunks.length || this.phase === Phase.Done) queueMicrotask(this.flushToSink)
+    return this
+  }
+
+  pause(): void {
+    this.paused = true
+    this.connection?.pause()
+  }
+
+  resume(): void {
+    this.paused = false
+    this.connection?.resume()
+    this.flushToSink()
+  }
+
+  /** Hands the sink what is queued while it is not paused, then the end once the body is over. */
+  private readonly flushToSink = (): void => {
+    const sink = this.sink
+    if (!sink || this.sinkEnded) return
+    while (!this.paused && !this.sinkEnded && this.taken < this.chunks.length) sink.chunk(this.chunks[this.taken++]!)
+    if (this.taken === this.chunks.length) this.chunks.length = this.taken = 0
+    if (this.phase === Phase.Done && (this.failure || (!this.paused && this.chunks.length === 0)) && !this.sinkEnded) {
+      this.sinkEnded = true
+      sink.end(this.failure)
+    }
+  }
 
   async text(): Promise<string> {
     if (this.waiting || this.whole) throw new TypeError('the body is already being read')

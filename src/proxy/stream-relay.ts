@@ -4,7 +4,8 @@
 // it) or Anthropic's (`message_stop`; a failure is an `error` event). Apart from that the stream is
 // passed on unchanged, and a stream the engine cuts short, or that stays silent past the deadline,
 // ends with the dialect's error instead of a silent cut.
-import { ClientGone, describeFailure, EngineError, type EngineResponse } from '../engines/engine-client'
+import { subscribeBody } from '../engines/body-flow'
+import { ClientGone, describeFailure, EngineError, type BodyFlow, type BodySink, type EngineBody, type EngineResponse } from '../engines/engine-client'
 import { SSE_DONE, SseSplitter, sseData, sseEvent } from '../engines/sse'
 import { ERROR_CODES } from '../errors'
 import type { Deadline } from './deadline'
@@ -101,179 +102,271 @@ function engineErrorMessage(data: string | undefined): string {
   return typeof error?.message === 'string' ? error.message : 'the engine sent an error event'
 }
 
-type ReadResult = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']>>
-
 const FINISHED = /"finish_reason":\s*"/
 const EMPTY_CHOICES = /"choices":\s*\[\s*\]/
 
 /**
- * Reads until the engine's first complete event, so a failure before anything reached the client can
- * still go to another engine (it throws EngineError then), and returns the client-facing stream.
+ * Waits for the engine's first complete event, so a failure before anything reached the client can
+ * still go to another engine (it rejects with EngineError then), and gives the client-facing stream.
  */
-export async function openStreamRelay(response: EngineResponse, options: RelayOptions): Promise<ReadableStream<Uint8Array>> {
-  if (!response.body) throw new EngineError('protocol', 'stream response has no body')
-  const reader = response.body.getReader()
-  const splitter = new SseSplitter()
-  let usage: Usage | undefined
-  let sawDone = false
-  let sawFinish = false
-  let ended = false
-
-  const dialect = options.dialect ?? OPENAI_SSE
-  let engineFailure: string | undefined
-  const state = { clientWantsUsage: options.clientWantsUsage, setUsage: (u: Usage) => (usage = u) }
-  /** Keeps the events the client should get, noting the end, finish reasons and usage. */
-  const filter = (events: string[]): string => {
-    let out = ''
-    for (const event of events) {
-      if (sawDone) break
-      const data = sseData(event)
-      const verdict = dialect.classify(event, data, state)
-      if (data !== undefined && data !== '[DONE]') options.onData?.(data)
-      if (verdict.finished) sawFinish = true
-      if (verdict.failure !== undefined) engineFailure = verdict.failure
-      if (verdict.forward) out += `${event}\n\n`
-      if (verdict.done) sawDone = true
-    }
-    return out
-  }
-
-  let engineDone = false
-  const end = (outcome: StreamOutcome): Error | void => {
-    if (ended) return
-    ended = true
-    options.deadline.clear()
-    // After [DONE] the engine is ending its answer: read the end, so its connection goes back to the
-    // pool (a cancelled body closes it, and the next request pays for a new one). Otherwise the engine
-    // may still be generating for a client that is gone or a stream we are failing: stop it.
-    if (!engineDone) void (outcome.ok && sawDone ? drainEngine(reader) : reader.cancel().catch(() => {}))
-    try {
-      return options.onEnd(outcome)
-    } catch {
-      // bookkeeping must never turn into a second ending of the stream
-    }
-  }
-
-  // One engine read with the deadline armed while it waits; a plain promise chain (no async frame)
-  // because it runs once per chunk.
-  const onRead = (result: ReadResult): ReadResult => {
-    options.deadline.disarm()
-    if (result.done) engineDone = true
-    return result
-  }
-  const onReadFailure = (e: unknown): never => {
-    options.deadline.disarm()
-    engineDone = true
-    throw describeFailure(e, options)
-  }
-  const readMore = (): Promise<ReadResult> => {
-    options.deadline.arm()
-    return reader.read().then(onRead, onReadFailure)
-  }
-
-  // Before the first byte goes out: a failure here is the caller's to retry elsewhere.
-  let pending = ''
-  while (!pending && !sawDone) {
-    let result: ReadResult
-    try {
-      result = await readMore()
-    } catch (e) {
-      options.deadline.clear()
-      await reader.cancel().catch(() => {})
-      throw e
-    }
-    if (result.done) {
-      pending = filter([splitter.rest() ?? ''].filter(Boolean))
-      if (!pending) throw new EngineError('protocol', 'engine closed the stream before sending any event')
-      break
-    }
-    pending = filter(splitter.push(result.value))
-  }
-
-  /** What closes the client's stream: the dialect's ending (or its error) after the outcome is settled. */
-  const tail = (failure?: Error): string => {
-    if (engineFailure !== undefined && !failure) {
-      // The engine told the client itself (its error event went through): only the outcome is ours.
-      end({ ok: false, error: new EngineError('protocol', `sent an error event: ${engineFailure}`), usage })
-      return ''
-    }
-    if (failure || (!sawDone && !sawFinish)) {
-      const error = failure ?? new EngineError('protocol', 'engine ended the stream without finishing')
-      const code = error instanceof EngineError && error.kind === 'timeout' ? ERROR_CODES.deadlineExceeded : ERROR_CODES.engineError
-      const text = dialect.failureTail(`Engine ${options.engineId} failed mid-stream: ${error.message}`, code)
-      end({ ok: false, error, usage })
-      return text + (dialect === OPENAI_SSE ? dialect.doneTail : '')
-    }
-    const problem = end({ ok: true, usage })
-    return problem ? dialect.failureTail(problem.message, ERROR_CODES.internal) + (dialect === OPENAI_SSE ? dialect.doneTail : '') : dialect.doneTail
-  }
-
-  let cancelled = false
-  /**
-   * The relay loop: one read from the engine, one write to the client, awaiting the write only when
-   * the client pushes back (its time is not the engine's: the deadline is disarmed meanwhile). A read
-   * that was exactly whole events, all passed on, goes out as the bytes the engine sent.
-   */
-  const relay = async (controller: ReadableStreamDirectController): Promise<void> => {
-    let failure: Error | undefined
-    try {
-      if (pending) await controller.write(pending)
-      while (!sawDone && !cancelled) {
-        const result = await readMore()
-        if (cancelled) return
-        if (result.done) {
-          const rest = splitter.rest()
-          const out = rest ? filter([rest]) : ''
-          if (out) await controller.write(out)
-          break
-        }
-        const out = filter(splitter.push(result.value))
-        if (out) {
-          const written = controller.write(out.length === splitter.whole?.length ? result.value : out)
-          if (typeof written !== 'number') await written
-        }
-      }
-    } catch (e) {
-      if (e instanceof ClientGone && !cancelled) {
-        end({ ok: false, error: e, usage })
-        controller.close(e)
-        return
-      }
-      failure = e as Error
-    }
-    if (cancelled) return
-    const text = tail(failure)
-    if (text) controller.write(text)
-    controller.close()
-  }
-
-  // A direct stream: Bun writes what the relay hands it straight to the client's socket, with no
-  // queue, pull promise or copy per chunk in between (a reader or a pipe gets the same chunks).
-  return new ReadableStream<Uint8Array>({
-    type: 'direct',
-    pull: relay,
-    cancel() {
-      // The client went away: end() stops the engine's generation at once.
-      cancelled = true
-      end({ ok: false, error: new ClientGone(), usage })
-    },
-  } satisfies Bun.DirectUnderlyingSource<Uint8Array>)
+export function openStreamRelay(response: EngineResponse, options: RelayOptions): Promise<ReadableStream<Uint8Array>> {
+  const body = response.body
+  if (!body) return Promise.reject(new EngineError('protocol', 'stream response has no body'))
+  return new Promise((resolve, reject) => new StreamRelay(body, options, resolve, reject))
 }
 
 /** How long an engine may take to end its answer after [DONE] before it is cut off. */
 const DRAIN_MS = 1000
-/** Reads past [DONE] that an engine may still send (a usage chunk, a comment) before it is cut off. */
-const DRAIN_READS = 8
+/** Chunks past [DONE] that an engine may still send (a usage chunk, a comment) before it is cut off. */
+const DRAIN_CHUNKS = 8
 
-async function drainEngine(reader: { read(): Promise<{ done: boolean }>; cancel(): Promise<void> }): Promise<void> {
-  const timer = setTimeout(() => void reader.cancel().catch(() => {}), DRAIN_MS)
-  try {
-    for (let i = 0; i < DRAIN_READS; i++) if ((await reader.read()).done) return
-    await reader.cancel()
-  } catch {
-    // cancelled by the timer, or the engine dropped the connection: nothing left to read either way
-  } finally {
-    clearTimeout(timer)
+/**
+ * One stream, relayed as the engine pushes it: each chunk is split into events, filtered, and written
+ * to the client in the same turn it arrived (no promise or queue per chunk). When the client pushes
+ * back, the engine's body is paused (its connection stops being read) and the engine-silence deadline
+ * with it. One object per stream holds what the closures of a read loop would.
+ */
+class StreamRelay implements BodySink {
+  private readonly splitter = new SseSplitter()
+  private readonly dialect: SseDialect
+  private readonly flow: BodyFlow
+  readonly clientWantsUsage: boolean
+  private usage: Usage | undefined
+  private sawDone = false
+  private sawFinish = false
+  private engineFailure: string | undefined
+  /** Before the first event: a failure still goes back to the caller. */
+  private opening = true
+  /** What the client should get next, held until the client's stream is being written. */
+  private pending = ''
+  private controller: ReadableStreamDirectController | undefined
+  private closeClient: (() => void) | undefined
+  /** The stream is over for the client; what ends it is written once its controller is there. */
+  private finishing: { failure?: Error } | undefined
+  /** onEnd has run. */
+  private ended = false
+  private engineOver = false
+  private cancelled = false
+  private drained = 0
+  private drainTimer: ReturnType<typeof setTimeout> | undefined
+
+  constructor(
+    body: EngineBody,
+    private readonly options: RelayOptions,
+    private resolveOpen: ((stream: ReadableStream<Uint8Array>) => void) | undefined,
+    private rejectOpen: ((e: Error) => void) | undefined,
+  ) {
+    this.dialect = options.dialect ?? OPENAI_SSE
+    this.clientWantsUsage = options.clientWantsUsage
+    options.deadline.arm()
+    this.flow = subscribeBody(body, this)
+  }
+
+  setUsage(usage: Usage): void {
+    this.usage = usage
+  }
+
+  // BodySink: the engine's chunks and end, as they come (from a socket read: nothing may escape).
+  chunk(bytes: Uint8Array): void {
+    try {
+      this.relay(bytes)
+    } catch (e) {
+      this.fault(e as Error)
+    }
+  }
+
+  end(error?: Error): void {
+    try {
+      this.over(error)
+    } catch (e) {
+      this.fault(e as Error)
+    }
+  }
+
+  /** The relay's own failure (bookkeeping that threw): the stream ends with it, the engine is let go. */
+  private fault(error: Error): void {
+    this.flow.cancel()
+    this.engineOver = true
+    if (!this.opening) return this.finish(error)
+    this.opening = false
+    this.options.deadline.clear()
+    this.rejectOpen!(error)
+  }
+
+  private relay(bytes: Uint8Array): void {
+    if (this.ended) {
+      // The engine ending its answer after [DONE] (or after a failure we are reporting): read, dropped.
+      if (++this.drained > DRAIN_CHUNKS) this.flow.cancel()
+      return
+    }
+    // The engine spoke: the silence deadline starts again.
+    this.options.deadline.arm()
+    const out = this.filter(this.splitter.push(bytes))
+    if (this.opening) {
+      this.pending += out
+      if (this.pending || this.sawDone) this.open()
+    } else if (out) this.send(out.length === this.splitter.whole?.length ? bytes : out)
+    if (this.sawDone) this.finish()
+  }
+
+  private over(error?: Error): void {
+    this.engineOver = true
+    clearTimeout(this.drainTimer)
+    if (this.ended) return
+    const failure = error ? describeFailure(error, this.options) : undefined
+    if (!failure) {
+      const rest = this.splitter.rest()
+      const out = rest ? this.filter([rest]) : ''
+      if (this.opening) this.pending += out
+      else if (out) this.send(out)
+    }
+    if (this.opening) {
+      if (failure || !this.pending) {
+        // Nothing reached the client: the caller may try another engine.
+        this.options.deadline.clear()
+        this.opening = false
+        this.rejectOpen!(failure ?? new EngineError('protocol', 'engine closed the stream before sending any event'))
+        return
+      }
+      this.open()
+    }
+    if (failure instanceof ClientGone) return this.goneClient(failure)
+    this.finish(failure)
+  }
+
+  /** Keeps the events the client should get, noting the end, finish reasons and usage. */
+  private filter(events: string[]): string {
+    let out = ''
+    for (const event of events) {
+      if (this.sawDone) break
+      const data = sseData(event)
+      const verdict = this.dialect.classify(event, data, this)
+      if (data !== undefined && data !== '[DONE]') this.options.onData?.(data)
+      if (verdict.finished) this.sawFinish = true
+      if (verdict.failure !== undefined) this.engineFailure = verdict.failure
+      if (verdict.forward) out += `${event}\n\n`
+      if (verdict.done) this.sawDone = true
+    }
+    return out
+  }
+
+  /** The first event came: the caller gets the client's stream. */
+  private open(): void {
+    this.opening = false
+    const resolve = this.resolveOpen!
+    this.resolveOpen = this.rejectOpen = undefined
+    // A direct stream: Bun writes what the relay hands it straight to the client's socket, with no
+    // queue, pull promise or copy per chunk in between (a reader or a pipe gets the same chunks).
+    resolve(
+      new ReadableStream<Uint8Array>({
+        type: 'direct',
+        pull: (controller) => this.started(controller),
+        cancel: () => this.cancel(),
+      } satisfies Bun.DirectUnderlyingSource<Uint8Array>),
+    )
+  }
+
+  /** The client's stream is being written: what was held goes out, and it stays open until the end. */
+  private started(controller: ReadableStreamDirectController): Promise<void> {
+    this.controller = controller
+    const closed = new Promise<void>((resolve) => (this.closeClient = resolve))
+    if (this.pending) {
+      const held = this.pending
+      this.pending = ''
+      this.send(held)
+    }
+    if (this.finishing) this.writeTail(this.finishing.failure)
+    return closed
+  }
+
+  /** Writes to the client; when it pushes back, the engine waits (and its silence is not counted). */
+  private send(out: string | Uint8Array): void {
+    if (this.cancelled) return
+    const controller = this.controller
+    if (!controller) {
+      this.pending += typeof out === 'string' ? out : this.splitter.whole!
+      return
+    }
+    const written = controller.write(out)
+    if (typeof written === 'number') return
+    this.options.deadline.disarm()
+    this.flow.pause()
+    written.then(this.afterBackpressure, () => {})
+  }
+
+  private readonly afterBackpressure = (): void => {
+    if (this.ended) return
+    this.options.deadline.arm()
+    this.flow.resume()
+  }
+
+  /** The stream is over for the client: its ending goes out now, or as soon as its stream is written. */
+  private finish(failure?: Error): void {
+    if (this.finishing) return
+    this.finishing = { failure }
+    if (this.controller) this.writeTail(failure)
+  }
+
+  private writeTail(failure?: Error): void {
+    if (this.cancelled) return
+    const text = this.tail(failure)
+    if (text) this.controller!.write(text)
+    this.controller!.close()
+    this.closeClient?.()
+  }
+
+  /** What closes the client's stream: the dialect's ending (or its error) after the outcome is settled. */
+  private tail(failure?: Error): string {
+    const dialect = this.dialect
+    if (this.engineFailure !== undefined && !failure) {
+      // The engine told the client itself (its error event went through): only the outcome is ours.
+      this.conclude({ ok: false, error: new EngineError('protocol', `sent an error event: ${this.engineFailure}`), usage: this.usage })
+      return ''
+    }
+    if (failure || (!this.sawDone && !this.sawFinish)) {
+      const error = failure ?? new EngineError('protocol', 'engine ended the stream without finishing')
+      const code = error instanceof EngineError && error.kind === 'timeout' ? ERROR_CODES.deadlineExceeded : ERROR_CODES.engineError
+      const text = dialect.failureTail(`Engine ${this.options.engineId} failed mid-stream: ${error.message}`, code)
+      this.conclude({ ok: false, error, usage: this.usage })
+      return text + (dialect === OPENAI_SSE ? dialect.doneTail : '')
+    }
+    const problem = this.conclude({ ok: true, usage: this.usage })
+    return problem ? dialect.failureTail(problem.message, ERROR_CODES.internal) + (dialect === OPENAI_SSE ? dialect.doneTail : '') : dialect.doneTail
+  }
+
+  /** The client went away (its stream was cancelled, or its abort reached the engine call). */
+  private cancel(): void {
+    this.cancelled = true
+    this.conclude({ ok: false, error: new ClientGone(), usage: this.usage })
+    this.closeClient?.()
+  }
+
+  private goneClient(error: ClientGone): void {
+    if (this.cancelled) return
+    this.conclude({ ok: false, error, usage: this.usage })
+    this.controller?.close(error)
+    this.closeClient?.()
+  }
+
+  /** Settles the outcome once: onEnd runs, and the engine's body is finished with. */
+  private conclude(outcome: StreamOutcome): Error | void {
+    if (this.ended) return
+    this.ended = true
+    this.options.deadline.clear()
+    if (!this.engineOver) {
+      // After [DONE] the engine is ending its answer: read the end, so its connection goes back to the
+      // pool (a cancelled body closes it, and the next request pays for a new one). Otherwise the
+      // engine may still be generating for a client that is gone or a stream we are failing: stop it.
+      if (outcome.ok && this.sawDone) {
+        this.drainTimer = setTimeout(() => this.flow.cancel(), DRAIN_MS)
+        this.flow.resume()
+      } else this.flow.cancel()
+    }
+    try {
+      return this.options.onEnd(outcome)
+    } catch {
+      // bookkeeping must never turn into a second ending of the stream
+    }
   }
 }
 
