@@ -110,7 +110,7 @@ export function report(m: Measurements, s: Settings, machine: Machine): string {
   if (m.stream1000.length) {
     const d = 'gateway-default-cap'
     out.push(
-      `| gateway held to Bun's default fetch cap (BUN_CONFIG_MAX_HTTP_REQUESTS=256), 1 000 streams: TTFT p50 / p99, added gap, errors | ` +
+      `| gateway started with Bun's default fetch cap (BUN_CONFIG_MAX_HTTP_REQUESTS=256; http:// engines do not go through fetch), 1 000 streams: TTFT p50 / p99, added gap, errors | ` +
         `${n(fig(m.stream1000, d, 'p50'))} / ${n(fig(m.stream1000, d, 'p99'))} ms, ${sign(added(m.stream1000, d, 'meanGap'), 3)} ms, ${errors(m.stream1000, d)} / ${int(done(m.stream1000, d))}; peak RSS ${mib(m.peakRssKiB[d])} MiB |`,
     )
   }
