@@ -333,7 +333,8 @@ class Exchange implements EngineResponse, BodyFlow {
     }
     if (this.framing === Framing.Chunked) {
       const over = this.chunked!.push(bytes, this.deliver)
-      if (over === undefined) return
+      // (a sink may have ended the exchange from within a chunk: then it is over already)
+      if (over === undefined || this.isOver()) return
       if (over instanceof Error) return this.fail(new EngineError('protocol', over.message))
       if (over > 0) this.reusable = false
       return this.complete()
@@ -343,6 +344,7 @@ class Exchange implements EngineResponse, BodyFlow {
         if (bytes.length > this.remaining) this.reusable = false
         if (this.remaining > 0) this.deliver(bytes.subarray(0, this.remaining))
         this.remaining = 0
+        if (this.isOver()) return
         return this.complete()
       }
       this.remaining -= bytes.length
@@ -397,7 +399,14 @@ class Exchange implements EngineResponse, BodyFlow {
     return true
   }
 
+  /** The exchange has ended (a phase check TypeScript does not narrow away inside receive). */
+  private isOver(): boolean {
+    return this.phase === Phase.Done
+  }
+
   private readonly deliver = (bytes: Uint8Array): void => {
+    // Cancelled or failed from within an earlier chunk of the same read: nothing more is handed on.
+    if (this.sinkEnded || this.phase === Phase.Done) return
     if (this.sink && !this.paused && this.taken === this.chunks.length) return this.sink.chunk(bytes)
     const waiting = this.waiting
     if (waiting) {

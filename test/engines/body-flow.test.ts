@@ -110,7 +110,15 @@ function rawEngine() {
   })
   cleanup.push(() => listener.stop(true))
   const chunk = (text: string) => `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`
-  return { url: `http://127.0.0.1:${listener.port}/`, send: (text: string) => write!(chunk(text)), finish: () => write!('0\r\n\r\n'), closed: () => closed, ready: () => write !== undefined }
+  return {
+    url: `http://127.0.0.1:${listener.port}/`,
+    send: (text: string) => write!(chunk(text)),
+    /** Several chunks in one write, so they come in one socket read. */
+    sendTogether: (...texts: string[]) => write!(texts.map(chunk).join('')),
+    finish: () => write!('0\r\n\r\n'),
+    closed: () => closed,
+    ready: () => write !== undefined,
+  }
 }
 
 test("the HTTP/1.1 client's body pushes each chunk as it arrives, then its end", async () => {
@@ -182,4 +190,44 @@ test("chunks that came with the answer's head are pushed after subscribe returns
   expect(r.got).toEqual([])
   await waitFor(() => r.ends.length === 1)
   expect(r.got).toEqual(['hello'])
+})
+
+// Review of the push-based body: chunks of one socket read are pushed one by one from the chunked
+// decoder's loop, which must stop as soon as the sink has been told the end or has cancelled.
+test("the HTTP/1.1 client's body cancelled from within chunk() pushes nothing more, not even the rest of the same read", async () => {
+  const engine = rawEngine()
+  const http = createEngineHttp()
+  cleanup.push(() => http.closeIdle())
+  const response = await http.fetch(engine.url, {})
+  const r = recorder((text, flow) => {
+    if (text === 'one') flow().cancel()
+  })
+  r.setFlow(subscribeBody(response.body!, r.sink))
+  await waitFor(engine.ready)
+  engine.sendTogether('one', 'two', 'three')
+  await waitFor(() => engine.closed())
+  await Bun.sleep(10)
+  expect(r.got).toEqual(['one'])
+  expect(r.ends).toEqual([])
+})
+
+test("the HTTP/1.1 client's body aborted from within chunk() ends the sink, and no chunk follows the end", async () => {
+  const engine = rawEngine()
+  const http = createEngineHttp()
+  cleanup.push(() => http.closeIdle())
+  const abort = new AbortController()
+  const response = await http.fetch(engine.url, { signal: abort.signal })
+  const order: string[] = []
+  subscribeBody(response.body!, {
+    chunk: (bytes) => {
+      order.push(decoder.decode(bytes))
+      if (order.length === 1) abort.abort(new Error('deadline'))
+    },
+    end: (error) => void order.push(`end: ${error?.message}`),
+  })
+  await waitFor(engine.ready)
+  engine.sendTogether('one', 'two', 'three')
+  await waitFor(() => engine.closed())
+  await Bun.sleep(10)
+  expect(order).toEqual(['one', 'end: deadline'])
 })
