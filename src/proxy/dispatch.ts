@@ -15,7 +15,8 @@ import { AttemptTelemetry } from '../telemetry/attempt-telemetry'
 import type { Logger } from '../telemetry/logger'
 import type { RequestRecord, RequestTelemetry } from '../telemetry/request-telemetry'
 import type { InflightTracker } from './inflight'
-import { ANTHROPIC_SSE, OPENAI_SSE, openStreamRelay } from './stream-relay'
+import { ANTHROPIC_SSE, OPENAI_SSE } from './sse-dialects'
+import { openStreamRelay } from './stream-relay'
 import { toUpstreamBody } from './upstream-body'
 
 const ENGINE_PATHS: Record<Operation, string> = {
