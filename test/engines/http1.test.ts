@@ -1168,6 +1168,20 @@ describe('one reader', () => {
   })
 })
 
+describe('addresses', () => {
+  test('an IPv6 engine address in brackets is reached over its own pool', async () => {
+    let server: Server<undefined> | undefined
+    try {
+      server = Bun.serve({ hostname: '::1', port: 0, fetch: (req) => new Response(`v6 ${new URL(req.url).pathname}`) })
+    } catch {
+      return // no IPv6 loopback on this machine
+    }
+    cleanup.push(() => server!.stop(true))
+    const http = client(() => Promise.reject(new Error('the fallback was used')))
+    expect(await fetchText(http, `http://[::1]:${server.port}/v1/models`)).toBe('v6 /v1/models')
+  })
+})
+
 describe('fallback', () => {
   function recordingFallback() {
     const calls: [string, EngineRequestInit][] = []
