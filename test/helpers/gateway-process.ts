@@ -22,12 +22,14 @@ export interface SpawnOptions {
   readonly cwd: string
   /** Bun kills the child with SIGKILL after this long, even if a test forgets to. */
   readonly lifetimeMs?: number
+  /** Environment changes for the child (undefined removes a variable). */
+  readonly env?: Record<string, string | undefined>
 }
 
 /** Starts `bun src/main.ts <args>` on 127.0.0.1 and waits for its listening line. */
-export async function spawnGateway(args: string[], { cwd, lifetimeMs = 60_000 }: SpawnOptions): Promise<GatewayProcess> {
+export async function spawnGateway(args: string[], { cwd, lifetimeMs = 60_000, env: changes = {} }: SpawnOptions): Promise<GatewayProcess> {
   const env: Record<string, string> = {}
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('SAGELLM_')) env[k] = v
+  for (const [k, v] of Object.entries({ ...process.env, ...changes })) if (v !== undefined && !k.startsWith('SAGELLM_')) env[k] = v
   const proc = Bun.spawn([process.execPath, MAIN, '--host', '127.0.0.1', ...args], {
     cwd,
     env,
