@@ -33,7 +33,6 @@ export class Exchange implements EngineResponse, BodyFlow {
   private remaining = 0
   private chunked: ChunkedDecoder | undefined
   private reusable = true
-  private retried = false
   private received = false
   private failure: Error | undefined
   private readonly chunks: Uint8Array[] = []
@@ -168,12 +167,17 @@ export class Exchange implements EngineResponse, BodyFlow {
     } else this.chunks.push(bytes)
   }
 
-  private complete(): void {
+  /** Ends the exchange: no more listening for the abort; gives back the connection, if still held. */
+  private over(): Connection | undefined {
     this.phase = Phase.Done
     this.signal?.removeEventListener('abort', this.onAbort)
     const connection = this.connection
     this.connection = undefined
-    connection?.finished(this.reusable && !this.unsent)
+    return connection
+  }
+
+  private complete(): void {
+    this.over()?.finished(this.reusable && !this.unsent)
     this.settle()
   }
 
@@ -186,8 +190,8 @@ export class Exchange implements EngineResponse, BodyFlow {
     }
     // A reused connection the engine had closed before it read this request: send it on a new one.
     const connection = this.connection
-    if (this.phase === Phase.Head && !this.received && !this.retried && connection && connection.served > 0) {
-      this.retried = true
+    // (Only once: the new connection has served nothing.)
+    if (this.phase === Phase.Head && !this.received && connection && connection.served > 0) {
       this.connection = undefined
       this.unsent = undefined
       return this.pool.send(this, true)
@@ -202,11 +206,8 @@ export class Exchange implements EngineResponse, BodyFlow {
   /** Ends the exchange with an error: the caller's promise or its pending read rejects. */
   fail(error: Error): void {
     if (this.phase === Phase.Done) return
-    this.phase = Phase.Done
     this.failure = error
-    this.signal?.removeEventListener('abort', this.onAbort)
-    this.connection?.destroy()
-    this.connection = undefined
+    this.over()?.destroy()
     const reject = this.rejectAnswer
     this.resolveAnswer = this.rejectAnswer = undefined
     reject?.(error)
@@ -254,10 +255,7 @@ export class Exchange implements EngineResponse, BodyFlow {
     this.sinkEnded = true
     if (this.phase !== Phase.Done) {
       this.reusable = false
-      this.phase = Phase.Done
-      this.signal?.removeEventListener('abort', this.onAbort)
-      this.connection?.destroy()
-      this.connection = undefined
+      this.over()?.destroy()
       const waiting = this.waiting
       this.waiting = undefined
       waiting?.resolve(DONE)

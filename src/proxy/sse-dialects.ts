@@ -21,9 +21,9 @@ export interface EventVerdict {
 
 export interface SseDialect {
   classify(event: string, data: string | undefined, state: { clientWantsUsage: boolean; setUsage(usage: Usage): void }): EventVerdict
-  /** Sent after the last event of a stream that ended well. */
+  /** The stream's last words: after its last event, and after a failure's event. */
   readonly doneTail: string
-  /** Ends a stream that failed: the client's SDK raises it. */
+  /** Tells the client the stream failed (its SDK raises it); doneTail follows. */
   failureTail(message: string, code: string): string
 }
 

@@ -120,10 +120,17 @@ class StreamRelay implements BodySink {
   private fault(error: Error): void {
     this.flow.cancel()
     this.engineOver = true
-    if (!this.opening) return this.finish(error)
+    if (this.opening) this.refuse(error)
+    else this.finish(error)
+  }
+
+  /** Nothing reached the client: the caller gets the failure, and may try another engine. */
+  private refuse(error: Error): void {
     this.opening = false
     this.options.deadline.clear()
-    this.rejectOpen!(error)
+    const reject = this.rejectOpen!
+    this.resolveOpen = this.rejectOpen = undefined
+    reject(error)
   }
 
   private relay(bytes: Uint8Array): void {
@@ -138,7 +145,7 @@ class StreamRelay implements BodySink {
     if (this.opening) {
       this.pending += out
       if (this.pending || this.sawDone) this.open()
-    } else if (out) this.send(out.length === this.splitter.whole?.length ? bytes : out)
+    } else if (out) this.send(out, out.length === this.splitter.whole?.length ? bytes : undefined)
     if (this.sawDone) this.finish()
   }
 
@@ -154,13 +161,7 @@ class StreamRelay implements BodySink {
       else if (out) this.send(out)
     }
     if (this.opening) {
-      if (failure || !this.pending) {
-        // Nothing reached the client: the caller may try another engine.
-        this.options.deadline.clear()
-        this.opening = false
-        this.rejectOpen!(failure ?? new EngineError('protocol', 'engine closed the stream before sending any event'))
-        return
-      }
+      if (failure || !this.pending) return this.refuse(failure ?? new EngineError('protocol', 'engine closed the stream before sending any event'))
       this.open()
     }
     if (failure instanceof ClientGone) return this.goneClient(failure)
@@ -212,15 +213,18 @@ class StreamRelay implements BodySink {
     return closed
   }
 
-  /** Writes to the client; when it pushes back, the engine waits (and its silence is not counted). */
-  private send(out: string | Uint8Array): void {
+  /**
+   * Writes to the client (`bytes`: the same as `out`, as the engine sent it); when the client pushes
+   * back, the engine waits (and its silence is not counted).
+   */
+  private send(out: string, bytes?: Uint8Array): void {
     if (this.cancelled) return
     const controller = this.controller
     if (!controller) {
-      this.pending += typeof out === 'string' ? out : this.splitter.whole!
+      this.pending += out
       return
     }
-    const written = controller.write(out)
+    const written = controller.write(bytes ?? out)
     if (typeof written === 'number') return
     this.options.deadline.disarm()
     this.flow.pause()
@@ -261,10 +265,10 @@ class StreamRelay implements BodySink {
       const code = error instanceof EngineError && error.kind === 'timeout' ? ERROR_CODES.deadlineExceeded : ERROR_CODES.engineError
       const text = dialect.failureTail(`Engine ${this.options.engineId} failed mid-stream: ${error.message}`, code)
       this.conclude({ ok: false, error, usage: this.usage })
-      return text + (dialect === OPENAI_SSE ? dialect.doneTail : '')
+      return text + dialect.doneTail
     }
     const problem = this.conclude({ ok: true, usage: this.usage })
-    return problem ? dialect.failureTail(problem.message, ERROR_CODES.internal) + (dialect === OPENAI_SSE ? dialect.doneTail : '') : dialect.doneTail
+    return problem ? dialect.failureTail(problem.message, ERROR_CODES.internal) + dialect.doneTail : dialect.doneTail
   }
 
   /** The client went away (its stream was cancelled, or its abort reached the engine call). */
