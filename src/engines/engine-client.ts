@@ -1,11 +1,32 @@
 // The one place that sends a request to an engine. It turns every way a call can fail into an
 // EngineError whose kind says whether another engine may be tried.
-/** What the gateway sends an engine: a JSON body (or none), headers, and the call's abort signal. */
+/**
+ * What ends a call early. An AbortSignal is one; so is the gateway's Deadline (proxy/deadline.ts),
+ * which keeps no AbortSignal unless something needs one (abortSignalOf): the gateway's own engine
+ * client listens to it directly.
+ */
+export interface CallSignal {
+  readonly aborted: boolean
+  readonly reason: unknown
+  addEventListener(type: 'abort', listener: () => void): void
+  removeEventListener(type: 'abort', listener: () => void): void
+}
+
+/** An AbortSignal that aborts with `signal`, for what takes nothing else (fetch, Request). */
+export function abortSignalOf(signal: CallSignal | undefined): AbortSignal | undefined {
+  if (signal === undefined || signal instanceof AbortSignal) return signal
+  const controller = new AbortController()
+  if (signal.aborted) controller.abort(signal.reason)
+  else signal.addEventListener('abort', () => controller.abort(signal.reason))
+  return controller.signal
+}
+
+/** What the gateway sends an engine: a JSON body (or none), headers, and what ends the call early. */
 export interface EngineRequestInit {
   readonly method?: string
   readonly headers?: Record<string, string> | Headers
   readonly body?: string
-  readonly signal?: AbortSignal
+  readonly signal?: CallSignal
 }
 
 export interface ResponseHeaders {
@@ -59,6 +80,9 @@ export interface EngineResponse {
 /** How engines are called: `fetch`, the gateway's HTTP/1.1 client, a test's stub. */
 export type EngineFetch = (url: string, init: EngineRequestInit) => Promise<EngineResponse>
 
+/** Bun's `fetch` as an EngineFetch. */
+export const fetchEngine: EngineFetch = (url, init) => fetch(url, { ...init, signal: abortSignalOf(init.signal) })
+
 /** What the client needs to know about an engine to call it. */
 export interface EngineEndpoint {
   readonly id: string
@@ -98,7 +122,7 @@ export class ClientGone extends Error {
 }
 
 export interface EngineCall {
-  readonly signal: AbortSignal
+  readonly signal: CallSignal
   /** The client's own signal, to tell a disconnect from a timeout. */
   readonly clientSignal: AbortSignal
   readonly headers?: Record<string, string>

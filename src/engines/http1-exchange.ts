@@ -2,7 +2,7 @@
 // request is written (the rest on drain when the socket pushes back), the answer's head parsed, and
 // its body handed on as it arrives: to a reader, to text(), or pushed into a sink (BodyFlow). A
 // reused connection the engine had closed before reading the request gets it again on a new one.
-import { EngineError, type BodyFlow, type BodySink, type EngineResponse, type ResponseHeaders } from './engine-client'
+import { EngineError, type BodyFlow, type BodySink, type CallSignal, type EngineResponse, type ResponseHeaders } from './engine-client'
 import { ChunkedDecoder } from './http1-chunked'
 import { SocketFailure, type Connection, type Pool } from './http1-connection'
 import { Framing, NO_HEADERS, parseResponseHead } from './http1-head'
@@ -48,7 +48,7 @@ export class Exchange implements EngineResponse, BodyFlow {
     private readonly request: string,
     /** The request's size in bytes (UTF-8), to tell a partial write. */
     private readonly requestBytes: number,
-    private readonly signal: AbortSignal | undefined,
+    private readonly signal: CallSignal | undefined,
     private resolveAnswer: ((answer: EngineResponse) => void) | undefined,
     private rejectAnswer: ((e: Error) => void) | undefined,
   ) {}

@@ -7,7 +7,7 @@
 // below saturation and a quarter less CPU per stream; at saturation the same CPU per request (the
 // socket writes the fetch thread did in parallel are on the JS thread). Plain http:// only (what
 // engines on a GPU node serve); anything else (https, credentials in the URL) goes to `fetch`.
-import { EngineError, type EngineFetch, type EngineRequestInit, type EngineResponse } from './engine-client'
+import { EngineError, fetchEngine, type EngineFetch, type EngineRequestInit, type EngineResponse } from './engine-client'
 import { Pool } from './http1-connection'
 import { Exchange } from './http1-exchange'
 
@@ -26,7 +26,7 @@ export interface EngineHttp {
 }
 
 /** The gateway's engine client: HTTP/1.1 keep-alive pools for http:// engines, `fallback` for the rest. */
-export function createEngineHttp(fallback: EngineFetch = fetch): EngineHttp {
+export function createEngineHttp(fallback: EngineFetch = fetchEngine): EngineHttp {
   const pools = new Map<string, Pool>()
   const targets = new Map<string, Target | null>()
   const targetOf = (url: string): Target | null => {

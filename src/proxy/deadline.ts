@@ -3,9 +3,15 @@
 // The timeout only runs while the gateway is waiting on the engine: armed for the first byte, then
 // before every read of a stream and disarmed after it, so a slow client's backpressure never counts
 // as engine silence. Arming only notes the time; the timer checks it when it fires (no timer work per
-// chunk), and one controller serves all three causes (no AbortSignal.any per attempt).
-export class Deadline {
-  private readonly controller = new AbortController()
+// chunk). It is a CallSignal of its own: no AbortController, closure or AbortSignal per call unless
+// something asks for `signal` (fetch does; the gateway's engine client listens to the deadline itself).
+import { abortSignalOf, type CallSignal } from '../engines/engine-client'
+
+export class Deadline implements CallSignal {
+  aborted = false
+  reason: unknown = undefined
+  private listeners?: (() => void)[]
+  private abortSignal?: AbortSignal
   private timer?: ReturnType<typeof setTimeout>
   private waiting = true
   private armedAt = performance.now()
@@ -22,25 +28,38 @@ export class Deadline {
     clientSignal?: AbortSignal,
     private readonly owner?: Set<Deadline>,
   ) {
-    this.timer = setTimeout(this.check, ms)
+    this.timer = setTimeout(check, ms, this)
     if (clientSignal) {
-      if (clientSignal.aborted) this.controller.abort(clientSignal.reason)
+      if (clientSignal.aborted) this.abort(clientSignal.reason)
       else {
         this.client = clientSignal
-        clientSignal.addEventListener('abort', this.onClientAbort)
+        // The deadline is its own listener (handleEvent): no function per call.
+        clientSignal.addEventListener('abort', this)
       }
     }
     owner?.add(this)
   }
 
-  /** Aborted by the timeout, the client's going away or the shutdown, with a reason that says which. */
-  readonly signal = this.controller.signal
+  /** An AbortSignal that aborts with the deadline, made on first use. */
+  get signal(): AbortSignal {
+    return (this.abortSignal ??= abortSignalOf(this)!)
+  }
+
+  addEventListener(_type: 'abort', listener: () => void): void {
+    // As with an AbortSignal, a listener added after the abort is never called.
+    if (!this.aborted && !this.done) (this.listeners ??= []).push(listener)
+  }
+
+  removeEventListener(_type: 'abort', listener: () => void): void {
+    const at = this.listeners?.indexOf(listener) ?? -1
+    if (at >= 0) this.listeners!.splice(at, 1)
+  }
 
   /** Starts waiting on the engine: the full period from now. */
   arm(): void {
     this.waiting = true
     this.armedAt = performance.now()
-    if (!this.timer && !this.done) this.timer = setTimeout(this.check, this.ms)
+    if (!this.timer && !this.done) this.timer = setTimeout(check, this.ms, this)
   }
 
   /** The engine answered; until the next arm(), time passes on the client's account. */
@@ -48,9 +67,14 @@ export class Deadline {
     this.waiting = false
   }
 
-  /** Aborts the call now (the gateway's shutdown). */
-  abort(reason: Error): void {
-    this.controller.abort(reason)
+  /** Aborts the call now (the gateway's shutdown), unless it already was. */
+  abort(reason: unknown): void {
+    if (this.aborted) return
+    this.aborted = true
+    this.reason = reason
+    const listeners = this.listeners
+    this.listeners = undefined
+    if (listeners) for (const listener of listeners) listener()
   }
 
   /** The call is over: no more timeout, no more listening to the client. */
@@ -58,22 +82,27 @@ export class Deadline {
     if (this.done) return
     this.done = true
     this.waiting = false
+    this.listeners = undefined
     clearTimeout(this.timer)
     this.timer = undefined
-    this.client?.removeEventListener('abort', this.onClientAbort)
+    this.client?.removeEventListener('abort', this)
     this.owner?.delete(this)
   }
 
-  private readonly check = (): void => {
+  /** The client's signal aborted. */
+  handleEvent(): void {
+    this.abort(this.client?.reason)
+  }
+
+  /** The timer fired: abort if the engine has been silent for the whole period, else wait the rest. */
+  expire(): void {
     this.timer = undefined
     // Not waiting: the next arm() starts a new period (and a timer).
     if (!this.waiting || this.done) return
     const left = this.armedAt + this.ms - performance.now()
-    if (left > 1) this.timer = setTimeout(this.check, left)
-    else this.controller.abort(new Error(`the engine sent nothing for ${this.ms / 1000} s`))
-  }
-
-  private readonly onClientAbort = (): void => {
-    this.controller.abort(this.client?.reason)
+    if (left > 1) this.timer = setTimeout(check, left, this)
+    else this.abort(new Error(`the engine sent nothing for ${this.ms / 1000} s`))
   }
 }
+
+const check = (deadline: Deadline): void => deadline.expire()

@@ -152,7 +152,7 @@ export class Dispatcher {
     const observed = new AttemptTelemetry(this.deps.telemetry, request.record, engine, request.operation, route.model, request.body, earlier.length + 1)
     if (request.record) request.record.engineId = engine.id
     const call = {
-      signal: deadline.signal,
+      signal: deadline,
       clientSignal: request.signal,
       headers: observed.traceHeaders({ 'x-request-id': request.requestId }),
     }

@@ -4,7 +4,7 @@
 // passed on unchanged, and a stream the engine cuts short, or that stays silent past the deadline,
 // ends with the dialect's error instead of a silent cut.
 import { subscribeBody } from '../engines/body-flow'
-import { ClientGone, describeFailure, EngineError, type BodyFlow, type BodySink, type EngineBody, type EngineResponse } from '../engines/engine-client'
+import { ClientGone, describeFailure, EngineError, type BodyFlow, type BodySink, type CallSignal, type EngineBody, type EngineResponse } from '../engines/engine-client'
 import { SseSplitter, sseData } from '../engines/sse'
 import { ERROR_CODES } from '../errors'
 import type { Deadline } from './deadline'
@@ -24,8 +24,8 @@ export interface RelayOptions {
   readonly engineId: string
   readonly clientWantsUsage: boolean
   readonly deadline: Deadline
-  /** The deadline's signal, which the client's abort also aborts: aborts the engine request. */
-  readonly signal: AbortSignal
+  /** What aborts the engine request (the deadline, which the client's abort also aborts). */
+  readonly signal: CallSignal
   readonly clientSignal: AbortSignal
   /**
    * Called exactly once, when the relay is over for any reason, before the client gets `[DONE]`. An
