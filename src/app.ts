@@ -12,7 +12,7 @@ import { healthRoutes } from './api/health'
 import { metricsRoutes } from './api/metrics'
 import { openAIInferenceRoutes } from './api/openai/inference'
 import { openAIModelRoutes } from './api/openai/models'
-import { requestContext } from './api/request-context'
+import { requestContext, type HoldOpen } from './api/request-context'
 import { sessionRoutes } from './api/sessions'
 import type { AccessControl } from './auth/access-control'
 import type { Config } from './config'
@@ -45,7 +45,12 @@ export function createApp({ config, registry, router, admin, sessions, log, infl
   const dispatcher = new Dispatcher({ registry, router, requestTimeoutMs: config.requestTimeoutMs, retries: config.retries, inflight, log, sessions, telemetry })
   const metrics: GatewayMetrics = telemetry.metrics
   const gate = authGate(access, config.adminKey, telemetry)
-  return new Elysia({
+  // Generation can outlast Bun's idle timeout; the dispatcher's deadline bounds it instead. The server
+  // is read off the app, not the handler's context (Elysia defines a getter per request for that).
+  const holdOpen: HoldOpen = (request) => {
+    app.server?.timeout(request, 0)
+  }
+  const app = new Elysia({
     // Bun's own limit is only a backstop: the body parser enforces the configured one with a proper error.
     serve: { maxRequestBodySize: config.maxBodyBytes * 2 + 1024 * 1024 },
   })
@@ -78,9 +83,10 @@ export function createApp({ config, registry, router, admin, sessions, log, infl
     .use(healthRoutes({ version: VERSION, registry, startedAt: new Date(), sessionStats: () => sessions.stats() }))
     .use(metricsRoutes(metrics, metricSources))
     .use(openAIModelRoutes(registry, (request) => access.modelFilter(gate.principalOf(request))))
-    .use(openAIInferenceRoutes(dispatcher, telemetry, gate.admitInference))
+    .use(openAIInferenceRoutes(dispatcher, telemetry, gate.admitInference, holdOpen))
     .use(
       anthropicRoutes(dispatcher, registry, config.requestTimeoutMs, telemetry, {
+        holdOpen,
         admit: gate.admitInference,
         checkModel: (request, model) => access.checkModel(gate.principalOf(request), model),
       }),
@@ -97,6 +103,7 @@ export function createApp({ config, registry, router, admin, sessions, log, infl
         schedulingPolicy: config.scheduling.policy,
       }),
     )
+  return app
 }
 
 export type App = ReturnType<typeof createApp>

@@ -89,6 +89,9 @@ export function carriedByResponse(set: { headers: Record<string, unknown> }): vo
   delete set.headers['x-request-id']
 }
 
+/** Lifts Bun's idle timeout off a request's connection (a generation may be silent for longer). */
+export type HoldOpen = (request: Request) => void
+
 /** The request id chosen in onRequest, for handlers and logs. */
 export function requestIdOf(set: { headers: Record<string, unknown> }): string {
   return String(set.headers['x-request-id'])

@@ -49,7 +49,8 @@ export class UsageRecorder {
 
   constructor(
     private readonly db: Database,
-    private readonly now: () => Date = () => new Date(),
+    /** The clock, in epoch ms. */
+    private readonly now: () => number = Date.now,
   ) {
     this.upsert = db.prepare<void, [string, string, string, string, number, number, number, number]>(
       `INSERT INTO usage_daily (day, key_id, model, engine_id, requests, errors, input_tokens, output_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -69,7 +70,7 @@ export class UsageRecorder {
   private dayEnd = 0
 
   private today(): string {
-    const now = this.now().getTime()
+    const now = this.now()
     if (now < this.dayStart || now >= this.dayEnd) {
       this.dayStart = now - (now % 86_400_000)
       this.dayEnd = this.dayStart + 86_400_000

@@ -69,7 +69,9 @@ export class Router {
   async acquire(request: RouteRequest, exclude: ReadonlySet<Engine>, retrying = false): Promise<Engine | undefined> {
     const { model, operation } = request
     for (;;) {
-      const ready = retrying ? this.registry.candidates(model, operation) : await this.registry.resolve(model, operation)
+      // The usual case needs no await: engines serve the model now (resolve() waits out start-up, or throws why not).
+      let ready = this.registry.candidates(model, operation)
+      if (ready.length === 0 && !retrying) ready = await this.registry.resolve(model, operation)
       const open = exclude.size === 0 ? ready : ready.filter((e) => !exclude.has(e))
       if (open.length === 0) return undefined
       const routable = open.filter((e) => e.hasCapacity() && e.breaker.allows())

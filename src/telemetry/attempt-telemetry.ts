@@ -41,7 +41,8 @@ export class AttemptTelemetry {
   private firstChunkAt?: number
   private lastChunkAt?: number
   private chunks = 0
-  private readonly finishReasons = new Set<string>()
+  /** Read off the answer only while the span is recorded. */
+  private finishReasons?: Set<string>
   private readonly labels: readonly string[]
   private readonly operation: string
 
@@ -103,7 +104,7 @@ export class AttemptTelemetry {
       if (id) this.span.setAttribute('gen_ai.response.id', id)
       const model = RESPONSE_MODEL.exec(head)?.[1]
       if (model) this.span.setAttribute('gen_ai.response.model', model)
-      for (const match of text.slice(Math.max(0, usageAt - 600)).matchAll(FINISH_ALL)) this.finishReasons.add(match[1]!)
+      for (const match of text.slice(Math.max(0, usageAt - 600)).matchAll(FINISH_ALL)) (this.finishReasons ??= new Set()).add(match[1]!)
       if (this.telemetry.tracing.captureContent) this.captureOutput(text)
     }
     this.end(elapsed)
@@ -131,7 +132,7 @@ export class AttemptTelemetry {
     this.chunks++
     if (this.span.isRecording()) {
       const finish = FINISH.exec(data)?.[1]
-      if (finish) this.finishReasons.add(finish)
+      if (finish) (this.finishReasons ??= new Set()).add(finish)
       if (this.chunks === 1) {
         const id = /"id":\s*"([^"]+)"/.exec(data)?.[1]
         if (id) this.span.setAttribute('gen_ai.response.id', id)
@@ -182,12 +183,12 @@ export class AttemptTelemetry {
     const outTokens = output === undefined ? undefined : Number(output)
     if (inTokens !== undefined) {
       this.span.setAttribute('gen_ai.usage.input_tokens', inTokens)
-      m.tokenUsage.observe([...this.labels, 'input'], inTokens)
+      m.tokenUsage.observe(this.labels, inTokens, 'input')
       if (this.record) this.record.inputTokens = inTokens
     }
     if (outTokens !== undefined) {
       this.span.setAttribute('gen_ai.usage.output_tokens', outTokens)
-      m.tokenUsage.observe([...this.labels, 'output'], outTokens)
+      m.tokenUsage.observe(this.labels, outTokens, 'output')
       m.outputTokens.add(outTokens)
       if (this.record) this.record.outputTokens = outTokens
     }
@@ -196,8 +197,8 @@ export class AttemptTelemetry {
   private end(elapsedMs: number): void {
     if (this.ended) return
     this.ended = true
-    if (this.finishReasons.size) this.span.setAttribute('gen_ai.response.finish_reasons', [...this.finishReasons])
-    this.telemetry.metrics.operationDuration.observe([...this.labels, this.errorType ?? ''], elapsedMs / 1000)
+    if (this.finishReasons) this.span.setAttribute('gen_ai.response.finish_reasons', [...this.finishReasons])
+    this.telemetry.metrics.operationDuration.observe(this.labels, elapsedMs / 1000, this.errorType ?? '')
     if (this.record) this.record.engineMs += elapsedMs
     this.span.end()
   }

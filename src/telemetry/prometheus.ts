@@ -41,16 +41,18 @@ class SeriesIndex<S extends { readonly labels: LabelValues }> {
     return labels.length === 0 ? (this.root.get('') as S | undefined) : (node as S | undefined)
   }
 
-  findOrAdd(labels: LabelValues, create: (labels: LabelValues) => S): S {
-    if (labels.length === 0) return (this.root.get('') as S | undefined) ?? this.add(this.root, '', create(labels))
+  /** `extra`: the value of one more label after `labels` (the caller builds no array for it). */
+  findOrAdd(labels: LabelValues, create: (labels: LabelValues) => S, extra?: string): S {
+    if (extra === undefined && labels.length === 0) return (this.root.get('') as S | undefined) ?? this.add(this.root, '', create(labels))
     let node = this.root
-    const last = labels.length - 1
-    for (let i = 0; i < last; i++) {
+    const inner = extra === undefined ? labels.length - 1 : labels.length
+    for (let i = 0; i < inner; i++) {
       let next = node.get(labels[i]!) as Map<string, unknown> | undefined
       if (!next) node.set(labels[i]!, (next = new Map()))
       node = next
     }
-    return (node.get(labels[last]!) as S | undefined) ?? this.add(node, labels[last]!, create(labels))
+    const last = extra ?? labels[inner]!
+    return (node.get(last) as S | undefined) ?? this.add(node, last, create(extra === undefined ? labels : [...labels, extra]))
   }
 
   private add(node: Map<string, unknown>, value: string, series: S): S {
@@ -133,8 +135,9 @@ export class Histogram extends Metric {
     super(name, help, labelNames)
   }
 
-  observe(labels: LabelValues, value: number): void {
-    const s = this.series.findOrAdd(labels, this.newSeries)
+  /** `extra`: the value of the last label, when `labels` holds the ones before it. */
+  observe(labels: LabelValues, value: number, extra?: string): void {
+    const s = this.series.findOrAdd(labels, this.newSeries, extra)
     // Counts per bucket (not cumulative) here; render() accumulates.
     let i = 0
     while (i < this.buckets.length && value > this.buckets[i]!) i++

@@ -187,7 +187,7 @@ test('usage counts on the UTC day of each request, across midnight and a clock s
   const db = openDatabase(':memory:')
   migrate(db)
   let now = Date.parse('2026-11-23T23:59:59.999Z')
-  const recorder = new UsageRecorder(db, () => new Date(now))
+  const recorder = new UsageRecorder(db, () => now)
   const event = { keyId: 'k', model: 'm', engineId: 'e', failed: false, inputTokens: 1, outputTokens: 2 }
   recorder.record(event)
   now = Date.parse('2026-11-24T00:00:00.000Z')

@@ -42,3 +42,17 @@ test('a metric without labels has one series, and histograms keep one per label 
   expect(sampleValue(families, 'h_seconds_bucket', { op: 'chat', model: 'n', le: '1' })).toBe(0)
   expect(sampleValue(families, 'h_seconds_count', { op: 'chat', model: 'n' })).toBe(1)
 })
+
+test("a histogram's last label given apart from the others finds the same series as the whole list", () => {
+  const registry = new MetricsRegistry()
+  const h = registry.histogram('tokens', 'test', ['op', 'model', 'type'], [10, 100])
+  const base = ['chat', 'm'] as const
+  h.observe(base, 5, 'input')
+  h.observe(['chat', 'm', 'input'], 50)
+  h.observe(base, 500, 'output')
+  const families = parsePrometheus(registry.render())
+  expect(sampleValue(families, 'tokens_count', { op: 'chat', model: 'm', type: 'input' })).toBe(2)
+  expect(sampleValue(families, 'tokens_sum', { op: 'chat', model: 'm', type: 'input' })).toBe(55)
+  expect(sampleValue(families, 'tokens_count', { op: 'chat', model: 'm', type: 'output' })).toBe(1)
+  expect(base).toEqual(['chat', 'm'])
+})

@@ -13,17 +13,14 @@ import { toAnthropicMessage } from '../../translate/anthropic-response'
 import { AnthropicStreamEncoder } from '../../translate/anthropic-stream'
 import { rejectUnknownFields } from '../params'
 import type { RequestTelemetry } from '../../telemetry/request-telemetry'
-import { requestIdOf } from '../request-context'
+import { requestIdOf, type HoldOpen } from '../request-context'
 import type { AdmitInference } from '../auth'
 
 const tags = ['Anthropic']
 const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' }
 
-interface ServerLike {
-  timeout(request: Request, seconds: number): void
-}
-
 export interface AnthropicGate {
+  readonly holdOpen: HoldOpen
   readonly admit: AdmitInference
   /** count_tokens: the key may use the model (no limits are counted). */
   readonly checkModel: (request: Request, model: string) => void
@@ -34,9 +31,8 @@ export function anthropicRoutes(dispatcher: Dispatcher, registry: EngineRegistry
     .model(anthropicModels)
     .post(
       '/v1/messages',
-      async ({ body, request, set, server }) => {
-        // Generation can outlast Bun's idle timeout; the dispatcher's deadline bounds it instead.
-        ;(server as ServerLike | null)?.timeout(request, 0)
+      async ({ body, request, set }) => {
+        gate.holdOpen(request)
         const requestId = requestIdOf(set)
         set.headers['request-id'] = requestId
         const anthropic = body as AnthropicRequest

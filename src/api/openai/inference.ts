@@ -7,14 +7,13 @@ import type { Dispatcher } from '../../proxy/dispatch'
 import { openAIModels } from '../../schemas/openai'
 import type { RequestTelemetry } from '../../telemetry/request-telemetry'
 import type { AdmitInference } from '../auth'
-import { carriedByResponse, requestIdOf } from '../request-context'
+import { carriedByResponse, requestIdOf, type HoldOpen } from '../request-context'
 
-export function openAIInferenceRoutes(dispatcher: Dispatcher, telemetry: RequestTelemetry, admit: AdmitInference) {
+export function openAIInferenceRoutes(dispatcher: Dispatcher, telemetry: RequestTelemetry, admit: AdmitInference, holdOpen: HoldOpen) {
   const handle =
     (operation: Operation) =>
-    ({ body, request, set, server }: { body: Record<string, unknown> & { model: string }; request: Request; set: { headers: Record<string, unknown> }; server: { timeout(request: Request, seconds: number): void } | null }) => {
-      // Generation can take longer than Bun's idle timeout; the dispatcher's deadline bounds it instead.
-      server?.timeout(request, 0)
+    ({ body, request, set }: { body: Record<string, unknown> & { model: string }; request: Request; set: { headers: Record<string, unknown> } }) => {
+      holdOpen(request)
       const hints = routeHintsOf(body, request.headers)
       const sessionScope = admit(operation, body, { request, set })
       return dispatcher.dispatch({ operation, body, requestId: requestIdOf(set), hints, signal: request.signal, record: telemetry.recordOf(request), sessionScope }).then((response) => {
