@@ -5,7 +5,13 @@
 // as engine silence. Arming only notes the time; the timer checks it when it fires (no timer work per
 // chunk). It is a CallSignal of its own: no AbortController, closure or AbortSignal per call unless
 // something asks for `signal` (fetch does; the gateway's engine client listens to the deadline itself).
+// The client is watched from CLIENT_WATCH_AFTER_MS into the call: a call over sooner (an embedding, a
+// short completion) never registers a listener with Bun's request signal, which cost ~3 µs and 6% of
+// the non-stream throughput (bench/RESULTS.md, session 7); a client that leaves earlier is noticed then.
 import { abortSignalOf, type CallSignal } from '../engines/engine-client'
+
+/** How far into an engine call the client's going away starts to be watched (an earlier leaver is noticed then). */
+export const CLIENT_WATCH_AFTER_MS = 100
 
 export class Deadline implements CallSignal {
   aborted = false
@@ -15,7 +21,9 @@ export class Deadline implements CallSignal {
   private timer?: ReturnType<typeof setTimeout>
   private waiting = true
   private armedAt = performance.now()
+  /** The client's signal, until it is watched (then `watched`). */
   private client?: AbortSignal
+  private watched = false
   private done = false
 
   /**
@@ -28,15 +36,10 @@ export class Deadline implements CallSignal {
     clientSignal?: AbortSignal,
     private readonly owner?: Set<Deadline>,
   ) {
-    this.timer = setTimeout(check, ms, this)
-    if (clientSignal) {
-      if (clientSignal.aborted) this.abort(clientSignal.reason)
-      else {
-        this.client = clientSignal
-        // The deadline is its own listener (handleEvent): no function per call.
-        clientSignal.addEventListener('abort', this)
-      }
-    }
+    if (clientSignal?.aborted) this.abort(clientSignal.reason)
+    else this.client = clientSignal
+    // The first timer also starts watching the client, if the call is still on by then.
+    this.timer = setTimeout(check, clientSignal ? Math.min(ms, CLIENT_WATCH_AFTER_MS) : ms, this)
     owner?.add(this)
   }
 
@@ -85,7 +88,7 @@ export class Deadline implements CallSignal {
     this.listeners = undefined
     clearTimeout(this.timer)
     this.timer = undefined
-    this.client?.removeEventListener('abort', this)
+    if (this.watched) this.client!.removeEventListener('abort', this)
     this.owner?.delete(this)
   }
 
@@ -97,8 +100,15 @@ export class Deadline implements CallSignal {
   /** The timer fired: abort if the engine has been silent for the whole period, else wait the rest. */
   expire(): void {
     this.timer = undefined
+    if (this.done || this.aborted) return
+    if (this.client && !this.watched) {
+      if (this.client.aborted) return this.abort(this.client.reason)
+      // The deadline is its own listener (handleEvent): no function per call.
+      this.client.addEventListener('abort', this)
+      this.watched = true
+    }
     // Not waiting: the next arm() starts a new period (and a timer).
-    if (!this.waiting || this.done) return
+    if (!this.waiting) return
     const left = this.armedAt + this.ms - performance.now()
     if (left > 1) this.timer = setTimeout(check, left, this)
     else this.abort(new Error(`the engine sent nothing for ${this.ms / 1000} s`))

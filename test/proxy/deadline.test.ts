@@ -1,7 +1,7 @@
 // The engine call's deadline: silence while waiting on the engine aborts it, time the client holds
 // the stream does not, and the client's abort and the gateway's shutdown abort it with their own reasons.
 import { expect, test } from 'bun:test'
-import { Deadline } from '../../src/proxy/deadline'
+import { CLIENT_WATCH_AFTER_MS, Deadline } from '../../src/proxy/deadline'
 import { InflightTracker } from '../../src/proxy/inflight'
 
 /** Resolves with the time the signal aborted at, or undefined if it did not within `withinMs`. */
@@ -46,14 +46,52 @@ test('each arm starts a full period from then', async () => {
   expect(at! - armedAt).toBeGreaterThanOrEqual(59)
 })
 
-test("the client's abort aborts the call with the client's reason", async () => {
+test("the client's abort, once the client is watched, aborts the call at once with the client's reason", async () => {
   const client = new AbortController()
   const deadline = new Deadline(60_000, client.signal)
+  await Bun.sleep(CLIENT_WATCH_AFTER_MS + 30)
+  expect(deadline.aborted).toBe(false)
   const reason = new Error('client went away')
   client.abort(reason)
   expect(deadline.signal.aborted).toBe(true)
   expect(deadline.signal.reason).toBe(reason)
   deadline.clear()
+})
+
+test('a client gone before the call aborts it at once; one gone before the watch starts is noticed when it starts', async () => {
+  const gone = new AbortController()
+  gone.abort(new Error('gone already'))
+  const early = new Deadline(60_000, gone.signal)
+  expect((early.reason as Error).message).toBe('gone already')
+  early.clear()
+  const client = new AbortController()
+  const started = performance.now()
+  const deadline = new Deadline(60_000, client.signal)
+  client.abort(new Error('left at once'))
+  const at = await abortedWithin(deadline.signal, 2000)
+  expect(at! - started).toBeLessThan(CLIENT_WATCH_AFTER_MS + 500)
+  expect((deadline.reason as Error).message).toBe('left at once')
+  deadline.clear()
+})
+
+test("a call over before the watch starts never listens to the client's signal; a longer one listens once and lets go", async () => {
+  const calls: string[] = []
+  const client = {
+    aborted: false,
+    reason: undefined,
+    addEventListener: () => calls.push('add'),
+    removeEventListener: () => calls.push('remove'),
+  } as unknown as AbortSignal
+  const quick = new Deadline(60_000, client)
+  quick.clear()
+  await Bun.sleep(CLIENT_WATCH_AFTER_MS + 30)
+  expect(calls).toEqual([])
+  const long = new Deadline(60_000, client)
+  long.disarm()
+  await Bun.sleep(CLIENT_WATCH_AFTER_MS + 30)
+  expect(calls).toEqual(['add'])
+  long.clear()
+  expect(calls).toEqual(['add', 'remove'])
 })
 
 test('a cleared deadline neither times out nor follows the client', async () => {
