@@ -28,7 +28,8 @@ export class Deadline implements CallSignal {
 
   /**
    * @param ms silence allowed while waiting on the engine
-   * @param clientSignal the client's request signal: its abort aborts the call
+   * @param clientSignal the client's request signal: its abort aborts the call (watched from
+   *   CLIENT_WATCH_AFTER_MS on; a client gone before the call aborts it at once)
    * @param owner the live deadlines that a shutdown aborts (the deadline leaves it when cleared)
    */
   constructor(
@@ -49,8 +50,10 @@ export class Deadline implements CallSignal {
   }
 
   addEventListener(_type: 'abort', listener: () => void): void {
-    // As with an AbortSignal, a listener added after the abort is never called.
-    if (!this.aborted && !this.done) (this.listeners ??= []).push(listener)
+    // As with an AbortSignal: a listener added after the abort is never called, one added twice once.
+    if (this.aborted || this.done) return
+    const listeners = (this.listeners ??= [])
+    if (!listeners.includes(listener)) listeners.push(listener)
   }
 
   removeEventListener(_type: 'abort', listener: () => void): void {
@@ -74,10 +77,22 @@ export class Deadline implements CallSignal {
   abort(reason: unknown): void {
     if (this.aborted) return
     this.aborted = true
-    this.reason = reason
+    this.reason = reason ?? new DOMException('This operation was aborted', 'AbortError')
     const listeners = this.listeners
+    if (!listeners) return
+    // As an AbortSignal dispatches, each listener still registered runs (one removed by an earlier one
+    // does not), and one that throws does not keep the others from running; its error is thrown after.
+    let failure: { error: unknown } | undefined
+    for (const listener of [...listeners]) {
+      if (!listeners.includes(listener)) continue
+      try {
+        listener()
+      } catch (error) {
+        failure ??= { error }
+      }
+    }
     this.listeners = undefined
-    if (listeners) for (const listener of listeners) listener()
+    if (failure) throw failure.error
   }
 
   /** The call is over: no more timeout, no more listening to the client. */

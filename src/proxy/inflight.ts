@@ -14,10 +14,19 @@ export class InflightTracker {
 
   abortAll(reason: string): void {
     this.stopping = new Error(reason)
-    for (const call of this.calls) call.abort(this.stopping)
+    // Every call is aborted, even past one whose abort failed (the first failure is thrown after).
+    let failure: { error: unknown } | undefined
+    for (const call of this.calls) {
+      try {
+        call.abort(this.stopping)
+      } catch (error) {
+        failure ??= { error }
+      }
+    }
+    if (failure) throw failure.error
   }
 
-  /** The deadline of a new engine call: its signal aborts on silence, on the client's abort and on abortAll. */
+  /** The deadline of a new engine call: it aborts on silence, on the client's abort (watched from 100 ms in) and on abortAll. */
   deadline(ms: number, clientSignal: AbortSignal): Deadline {
     const deadline = new Deadline(ms, clientSignal, this.calls)
     if (this.stopping) deadline.abort(this.stopping)

@@ -24,7 +24,7 @@ export interface RelayOptions {
   readonly engineId: string
   readonly clientWantsUsage: boolean
   readonly deadline: Deadline
-  /** What aborts the engine request (the deadline, which the client's abort also aborts). */
+  /** What aborts the engine request (the deadline, which the client's abort also aborts, from 100 ms into the call). */
   readonly signal: CallSignal
   readonly clientSignal: AbortSignal
   /**

@@ -102,6 +102,37 @@ test('a cleared deadline neither times out nor follows the client', async () => 
   expect(await abortedWithin(deadline.signal, 80)).toBeUndefined()
 })
 
+test('a deadline cleared after the client is watched lets go of the client: its later abort aborts nothing', async () => {
+  const client = new AbortController()
+  const deadline = new Deadline(60_000, client.signal)
+  await Bun.sleep(CLIENT_WATCH_AFTER_MS + 30)
+  deadline.clear()
+  client.abort(new Error('left after the answer'))
+  expect(deadline.aborted).toBe(false)
+})
+
+test('the abort runs each listener still registered once, past one that throws, whose error it throws after; abort() without a reason gives an AbortError', () => {
+  const deadline = new Deadline(60_000)
+  const ran: string[] = []
+  const second = () => ran.push('second')
+  const third = () => ran.push('third')
+  deadline.addEventListener('abort', () => {
+    ran.push('first')
+    deadline.removeEventListener('abort', second)
+  })
+  deadline.addEventListener('abort', second)
+  deadline.addEventListener('abort', () => {
+    throw new Error('a listener failed')
+  })
+  deadline.addEventListener('abort', third)
+  deadline.addEventListener('abort', third)
+  // The failing listener's error reaches the aborter once every other listener has run.
+  expect(() => deadline.abort(undefined)).toThrow('a listener failed')
+  expect(ran).toEqual(['first', 'third'])
+  expect((deadline.reason as DOMException).name).toBe('AbortError')
+  deadline.clear()
+})
+
 test('abortAll at shutdown aborts every live call, and calls started after it at once', () => {
   const inflight = new InflightTracker()
   const client = new AbortController()
@@ -172,4 +203,19 @@ test('the gateway engine client listens to the deadline itself: a listener runs 
   deadline.addEventListener('abort', removed)
   expect(heard).toEqual([reason])
   deadline.clear()
+})
+
+test('abortAll aborts every call even past one whose listener throws, and throws that error after', () => {
+  const inflight = new InflightTracker()
+  const client = new AbortController()
+  const failing = inflight.deadline(60_000, client.signal)
+  const other = inflight.deadline(60_000, client.signal)
+  failing.addEventListener('abort', () => {
+    throw new Error('listener failed')
+  })
+  expect(() => inflight.abortAll('draining took too long')).toThrow('listener failed')
+  expect(failing.aborted && other.aborted).toBe(true)
+  expect((other.reason as Error).message).toBe('draining took too long')
+  failing.clear()
+  other.clear()
 })
