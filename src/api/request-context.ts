@@ -42,6 +42,18 @@ export function requestContext(limits: RequestLimits) {
     .as('global')
 }
 
+/** The JSON text each request's body was, once parsed. */
+const bodyTexts = new WeakMap<Request, string>()
+
+/**
+ * The JSON text of the request's body, as the client sent it (undefined before it is parsed). Its
+ * route's validated body is equal to it, field for field, where the route's schema keeps every field
+ * (the OpenAI inference routes); a route that drops or changes fields must not send this text on.
+ */
+export function jsonTextOf(request: Request): string | undefined {
+  return bodyTexts.get(request)
+}
+
 export async function parseJsonBody(request: Request, limit: number, anyJson = false): Promise<unknown> {
   const declared = Number(request.headers.get('content-length') ?? NaN)
   if (declared > limit) throw payloadTooLarge(limit)
@@ -58,6 +70,7 @@ export async function parseJsonBody(request: Request, limit: number, anyJson = f
   if (anyJson) return body
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     throw invalidRequest(`Request body must be a JSON object, not ${body === null ? 'null' : Array.isArray(body) ? 'an array' : typeof body}`)
+  bodyTexts.set(request, text)
   return body
 }
 

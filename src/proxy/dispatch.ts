@@ -30,6 +30,8 @@ export interface DispatchRequest {
   readonly operation: Operation
   /** The validated client body; fields the gateway does not read go to the engine untouched. */
   readonly body: Record<string, unknown> & { model: string; stream?: unknown }
+  /** The client's JSON text of `body`, sent as it is when nothing has to change. */
+  readonly bodyText?: string
   readonly requestId: string
   readonly hints: RouteHints
   /** Aborted when the client disconnects. */
@@ -81,7 +83,8 @@ export class Dispatcher {
       // Locality keys on what the engine will see: the stored history first.
       let prefix: string | undefined
       const hints = { ...request.hints, prefix: (limit: number) => (prefix ??= promptText(body, limit)) }
-      return await this.route({ ...request, body, hints }, turn)
+      // The engine gets the stored history: a new body, and no client text to send instead of it.
+      return await this.route({ ...request, body, bodyText: undefined, hints }, turn)
     } catch (e) {
       turn.abandon()
       throw e
@@ -145,7 +148,7 @@ export class Dispatcher {
   ): Promise<Response | Failure> {
     const { registry, router, inflight } = this.deps
     // Anthropic-API engines get the body as the client sent it; OpenAI streams are asked for usage.
-    const upstream = toUpstreamBody(request.body, stream && request.operation !== 'messages')
+    const upstream = toUpstreamBody(request.body, stream && request.operation !== 'messages', request.bodyText)
     // The first byte is awaited up to the request timeout, or the client's deadline if that comes first.
     const untilDeadline = request.hints.deadlineAt === undefined ? Infinity : Math.max(1, request.hints.deadlineAt - Date.now())
     const deadline = inflight.deadline(Math.min(this.deps.requestTimeoutMs, untilDeadline), request.signal)

@@ -35,3 +35,15 @@ test('a body without gateway fields or stream options is sent as it is, with the
   expect(body).not.toHaveProperty('stream_options')
   expect(JSON.parse(toUpstreamBody({}, true).text)).toEqual({ stream_options: { include_usage: true } })
 })
+
+test("the client's own text is sent when nothing changes, trimmed, with a stream's usage switch appended", () => {
+  const body = { model: 'm', seed: 1 }
+  expect(toUpstreamBody(body, false, ' {"model": "m", "seed": 1}\n').text).toBe('{"model": "m", "seed": 1}')
+  expect(toUpstreamBody(body, true, '{"model": "m", "seed": 1}\n').text).toBe('{"model": "m", "seed": 1,"stream_options":{"include_usage":true}}')
+  expect(toUpstreamBody({}, true, '{ \n }').text).toBe('{"stream_options":{"include_usage":true}}')
+  // Anything to remove or add to the client's own stream_options: the body is written anew.
+  const withSession = toUpstreamBody({ model: 'm', session_id: 's' }, false, '{"model":"m","session_id":"s"}')
+  expect(JSON.parse(withSession.text)).toEqual({ model: 'm' })
+  const withOptions = toUpstreamBody({ model: 'm', stream_options: { include_usage: false } }, true, '{"model":"m","stream_options":{"include_usage":false}}')
+  expect(JSON.parse(withOptions.text).stream_options).toEqual({ include_usage: true })
+})

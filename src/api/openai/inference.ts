@@ -1,5 +1,7 @@
 // OpenAI inference routes: validate the fields the gateway reads, then hand the request to the
-// dispatcher, which picks the engine and shapes the answer (JSON or an SSE stream).
+// dispatcher, which picks the engine and shapes the answer (JSON or an SSE stream). Every schema here
+// keeps the fields it does not name (fields the gateway does not read go to the engine), so the
+// client's own JSON text can be sent on when the gateway changes nothing (upstream-body.ts).
 import { Elysia } from 'elysia'
 import type { Operation } from '../../control-plane/engine'
 import { routeHintsOf } from '../../control-plane/route-hints'
@@ -7,7 +9,7 @@ import type { Dispatcher } from '../../proxy/dispatch'
 import { openAIModels } from '../../schemas/openai'
 import type { RequestTelemetry } from '../../telemetry/request-telemetry'
 import type { AdmitInference } from '../auth'
-import { carriedByResponse, requestIdOf, type HoldOpen } from '../request-context'
+import { carriedByResponse, jsonTextOf, requestIdOf, type HoldOpen } from '../request-context'
 
 export function openAIInferenceRoutes(dispatcher: Dispatcher, telemetry: RequestTelemetry, admit: AdmitInference, holdOpen: HoldOpen) {
   const handle =
@@ -16,7 +18,7 @@ export function openAIInferenceRoutes(dispatcher: Dispatcher, telemetry: Request
       holdOpen(request)
       const hints = routeHintsOf(body, request.headers)
       const sessionScope = admit(operation, body, { request, set })
-      return dispatcher.dispatch({ operation, body, requestId: requestIdOf(set), hints, signal: request.signal, record: telemetry.recordOf(request), sessionScope }).then((response) => {
+      return dispatcher.dispatch({ operation, body, bodyText: jsonTextOf(request), requestId: requestIdOf(set), hints, signal: request.signal, record: telemetry.recordOf(request), sessionScope }).then((response) => {
         carriedByResponse(set)
         return response
       })

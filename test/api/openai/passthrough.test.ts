@@ -112,6 +112,22 @@ test('a non-stream chat body reaches the engine byte for byte', async () => {
   expect(engineRequest().text).toBe(text)
 })
 
+test("the client's own JSON text reaches the engine: its layout, escapes and integers past 2^53 (a seed) kept", async () => {
+  // JSON.parse then JSON.stringify would give 12345678901234567000 and \u00e9 as é.
+  const text = '{\n  "model": "fake-model",\n  "seed": 12345678901234567890,\n  "messages": [ {"role": "user", "content": "caf\\u00e9"} ],\n  "top_p": 1.0\n}\n'
+  const res = await postJson(gw, '/v1/chat/completions', text)
+  expect(res.status).toBe(200)
+  expect(engineRequest().text).toBe(text.trim())
+})
+
+test('a stream sent as the client wrote it gets only the usage switch appended, whatever its trailing whitespace', async () => {
+  const text = '{"model":"fake-model","seed":12345678901234567890,"stream":true,"messages":[{"role":"user","content":"hi"}]}  \r\n'
+  const res = await postJson(gw, '/v1/chat/completions', text)
+  expect(res.status).toBe(200)
+  await res.text()
+  expect(engineRequest().text).toBe('{"model":"fake-model","seed":12345678901234567890,"stream":true,"messages":[{"role":"user","content":"hi"}],"stream_options":{"include_usage":true}}')
+})
+
 test('a stream keeps the client stream_options fields and adds only include_usage for the engine', async () => {
   const sent = { ...chatBody(), stream: true, stream_options: { include_usage: false, continuous_usage_stats: true } }
   await collect(await client.chat.completions.create(sent as unknown as OpenAI.ChatCompletionCreateParamsStreaming))
