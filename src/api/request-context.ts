@@ -16,6 +16,9 @@ export interface RequestLimits extends BodyLimits {
 /** Routes whose body may be any JSON value (an import may be a bare list); every other takes an object. */
 const ANY_JSON_PATHS = new Set(['/sessions/import'])
 
+/** Routes whose body text may go on to the engine as it came (their schemas keep every field). */
+const SENT_ON_PATHS = new Set(['/v1/chat/completions', '/v1/completions', '/v1/embeddings'])
+
 /** Routes whose `messages` is a conversation for an engine, held to limits.max_messages. */
 const CONVERSATION_PATHS = new Set(['/v1/chat/completions', '/v1/messages', '/v1/messages/count_tokens'])
 
@@ -35,26 +38,29 @@ export function requestContext(limits: RequestLimits) {
       // so routes whose fields are all optional take it and the others name the first missing field.
       if (!request.headers.get('content-type') && !request.body) return {}
       const path = pathOf(request)
-      const body = await parseJsonBody(request, limits.maxBodyBytes, ANY_JSON_PATHS.has(path))
+      const body = await parseJsonBody(request, limits.maxBodyBytes, ANY_JSON_PATHS.has(path), SENT_ON_PATHS.has(path))
       checkBodyLimits(body, limits, CONVERSATION_PATHS.has(path))
       return body
     })
     .as('global')
 }
 
-/** The JSON text each request's body was, once parsed. */
+/** The JSON text of bodies that may go on to the engine, until their handler takes it. */
 const bodyTexts = new WeakMap<Request, string>()
 
 /**
- * The JSON text of the request's body, as the client sent it (undefined before it is parsed). Its
- * route's validated body is equal to it, field for field, where the route's schema keeps every field
- * (the OpenAI inference routes); a route that drops or changes fields must not send this text on.
+ * The JSON text of the request's body as the client sent it, handed over once (undefined after, or
+ * on other routes). The route's validated body equals it field for field: the OpenAI inference
+ * routes' schemas keep every field.
  */
-export function jsonTextOf(request: Request): string | undefined {
-  return bodyTexts.get(request)
+export function takeJsonText(request: Request): string | undefined {
+  const text = bodyTexts.get(request)
+  if (text !== undefined) bodyTexts.delete(request)
+  return text
 }
 
-export async function parseJsonBody(request: Request, limit: number, anyJson = false): Promise<unknown> {
+/** `keepText`: keep the text for takeJsonText. */
+export async function parseJsonBody(request: Request, limit: number, anyJson = false, keepText = false): Promise<unknown> {
   const declared = Number(request.headers.get('content-length') ?? NaN)
   if (declared > limit) throw payloadTooLarge(limit)
   const text = Number.isFinite(declared) ? await request.text() : await readBounded(request, limit)
@@ -70,7 +76,7 @@ export async function parseJsonBody(request: Request, limit: number, anyJson = f
   if (anyJson) return body
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     throw invalidRequest(`Request body must be a JSON object, not ${body === null ? 'null' : Array.isArray(body) ? 'an array' : typeof body}`)
-  bodyTexts.set(request, text)
+  if (keepText) bodyTexts.set(request, text)
   return body
 }
 

@@ -45,7 +45,8 @@ export class Exchange implements EngineResponse, BodyFlow {
 
   constructor(
     private readonly pool: Pool,
-    private readonly request: string,
+    /** The request as written (dropped once the answer's head is in: no resending after that). */
+    private request: string,
     /** The request's size in bytes (UTF-8), to tell a partial write. */
     private readonly requestBytes: number,
     private readonly signal: CallSignal | undefined,
@@ -115,6 +116,7 @@ export class Exchange implements EngineResponse, BodyFlow {
       if (!parsed.keepAlive) this.reusable = false
       if (this.framing === Framing.Chunked) this.chunked = new ChunkedDecoder()
       this.phase = Phase.Body
+      this.request = ''
       const resolve = this.resolveAnswer!
       this.resolveAnswer = this.rejectAnswer = undefined
       resolve(this)

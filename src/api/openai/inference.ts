@@ -9,7 +9,7 @@ import type { Dispatcher } from '../../proxy/dispatch'
 import { openAIModels } from '../../schemas/openai'
 import type { RequestTelemetry } from '../../telemetry/request-telemetry'
 import type { AdmitInference } from '../auth'
-import { carriedByResponse, jsonTextOf, requestIdOf, type HoldOpen } from '../request-context'
+import { carriedByResponse, requestIdOf, takeJsonText, type HoldOpen } from '../request-context'
 
 export function openAIInferenceRoutes(dispatcher: Dispatcher, telemetry: RequestTelemetry, admit: AdmitInference, holdOpen: HoldOpen) {
   const handle =
@@ -18,7 +18,7 @@ export function openAIInferenceRoutes(dispatcher: Dispatcher, telemetry: Request
       holdOpen(request)
       const hints = routeHintsOf(body, request.headers)
       const sessionScope = admit(operation, body, { request, set })
-      return dispatcher.dispatch({ operation, body, bodyText: jsonTextOf(request), requestId: requestIdOf(set), hints, signal: request.signal, record: telemetry.recordOf(request), sessionScope }).then((response) => {
+      return dispatcher.dispatch({ operation, body, bodyText: takeJsonText(request), requestId: requestIdOf(set), hints, signal: request.signal, record: telemetry.recordOf(request), sessionScope }).then((response) => {
         carriedByResponse(set)
         return response
       })
