@@ -3,12 +3,12 @@
 // The timeout only runs while the gateway is waiting on the engine: armed for the first byte, then
 // before every read of a stream and disarmed after it, so a slow client's backpressure never counts
 // as engine silence. Arming only notes the time; the timer checks it when it fires (no timer work per
-// chunk). It is a CallSignal of its own: no AbortController, closure or AbortSignal per call unless
-// something asks for `signal` (fetch does; the gateway's engine client listens to the deadline itself).
+// chunk). It is a CallSignal of its own: no AbortController, closure or AbortSignal per call (the
+// gateway's engine client listens to the deadline itself; fetch gets an AbortSignal from abortSignalOf).
 // The client is watched from CLIENT_WATCH_AFTER_MS into the call: a call over sooner (an embedding, a
 // short completion) never registers a listener with Bun's request signal, which cost ~3 µs and 6% of
 // the non-stream throughput (bench/RESULTS.md, session 7); a client that leaves earlier is noticed then.
-import { abortSignalOf, type CallSignal } from '../engines/engine-client'
+import type { CallSignal } from '../engines/engine-client'
 
 /** How far into an engine call the client's going away starts to be watched (an earlier leaver is noticed then). */
 export const CLIENT_WATCH_AFTER_MS = 100
@@ -17,7 +17,6 @@ export class Deadline implements CallSignal {
   aborted = false
   reason: unknown = undefined
   private listeners?: (() => void)[]
-  private abortSignal?: AbortSignal
   private timer?: ReturnType<typeof setTimeout>
   private waiting = true
   private armedAt = performance.now()
@@ -42,11 +41,6 @@ export class Deadline implements CallSignal {
     // The first timer also starts watching the client, if the call is still on by then.
     this.timer = setTimeout(check, clientSignal ? Math.min(ms, CLIENT_WATCH_AFTER_MS) : ms, this)
     owner?.add(this)
-  }
-
-  /** An AbortSignal that aborts with the deadline, made on first use. */
-  get signal(): AbortSignal {
-    return (this.abortSignal ??= abortSignalOf(this)!)
   }
 
   addEventListener(_type: 'abort', listener: () => void): void {

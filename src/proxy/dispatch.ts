@@ -180,7 +180,7 @@ export class Dispatcher {
         clientWantsUsage: upstream.clientWantsUsage,
         dialect: request.operation === 'messages' ? ANTHROPIC_SSE : OPENAI_SSE,
         deadline,
-        ...call,
+        clientSignal: request.signal,
         onData: (data) => {
           observed.chunk(data)
           turn?.observe(data)

@@ -4,7 +4,7 @@
 // passed on unchanged, and a stream the engine cuts short, or that stays silent past the deadline,
 // ends with the dialect's error instead of a silent cut.
 import { subscribeBody } from '../engines/body-flow'
-import { ClientGone, describeFailure, EngineError, type BodyFlow, type BodySink, type CallSignal, type EngineBody, type EngineResponse } from '../engines/engine-client'
+import { ClientGone, describeFailure, EngineError, type BodyFlow, type BodySink, type EngineBody, type EngineResponse } from '../engines/engine-client'
 import { SseSplitter, sseData } from '../engines/sse'
 import { ERROR_CODES } from '../errors'
 import type { Deadline } from './deadline'
@@ -23,9 +23,8 @@ export type StreamOutcome =
 export interface RelayOptions {
   readonly engineId: string
   readonly clientWantsUsage: boolean
+  /** Aborts the engine request: on silence, at shutdown, and on the client's abort (from 100 ms into the call). */
   readonly deadline: Deadline
-  /** What aborts the engine request (the deadline, which the client's abort also aborts, from 100 ms into the call). */
-  readonly signal: CallSignal
   readonly clientSignal: AbortSignal
   /**
    * Called exactly once, when the relay is over for any reason, before the client gets `[DONE]`. An
@@ -153,7 +152,7 @@ class StreamRelay implements BodySink {
     this.engineOver = true
     clearTimeout(this.drainTimer)
     if (this.ended) return
-    const failure = error ? describeFailure(error, this.options) : undefined
+    const failure = error ? describeFailure(error, { signal: this.options.deadline, clientSignal: this.options.clientSignal }) : undefined
     if (!failure) {
       const rest = this.splitter.rest()
       const out = rest ? this.filter([rest]) : ''
