@@ -68,8 +68,7 @@ async function compile({ target, outfile }: Job, bytecode: boolean): Promise<voi
   let result: Bun.BuildOutput
   try {
     result = await Bun.build({
-      // The span export worker is its own entrypoint: the executable loads it from its embedded files.
-      entrypoints: ['./src/main.ts', './src/telemetry/export-worker.ts'],
+      entrypoints: ['./src/main.ts'],
       compile: {
         ...(target ? { target: TARGETS[target] } : {}),
         outfile,

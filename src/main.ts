@@ -46,8 +46,7 @@ try {
   fail(`cannot open database ${config.dbPath}: ${(e as Error).message}`)
 }
 
-// The export worker's URL relative to this file holds both from source and inside the executable.
-const tracing = createTracing(config.telemetry, { log, workerUrl: new URL('./telemetry/export-worker.ts', import.meta.url).href })
+const tracing = createTracing(config.telemetry, { log })
 const { app, registry, sessions, inflight, access } = assembleGateway({ config, db, log, tracing })
 void registry.start()
 sessions.startSweeper()

@@ -5,8 +5,8 @@
 // change to src/ touches. Steadier than a loopback run (about ±0.5 µs), so it suits A/B of one change;
 // the loopback benches (perf.bench.ts, perf/threads.ts) remain the judge of the whole.
 //   bun bench/perf/inproc.ts [--requests 200000] [--rounds 3] [--log-level info] [--otlp]
-// --otlp: tracing on (sampler always_on), every span exported through the export worker to an OTLP sink
-// in a child process; the figure is then the request thread's share of tracing (the worker runs beside it).
+// --otlp: tracing on (sampler always_on), every span exported to an OTLP sink
+// in a child process; the figure is then the request thread's share of tracing (encoding included).
 // With `bun --cpu-prof --cpu-prof-dir=DIR bench/perf/inproc.ts` it gives a profile of just that code
 // (summarize it with `bun bench/perf/profile.ts --summarize DIR/FILE.cpuprofile`).
 import { parseArgs } from 'node:util'
@@ -46,8 +46,7 @@ const db = openDatabase(':memory:')
 migrate(db)
 // The request log goes to stdout as in production: send it to /dev/null when running this.
 const log = createLogger(values['log-level'] as LogLevel)
-const workerUrl = new URL('../../src/telemetry/export-worker.ts', import.meta.url).href
-const tracing = createTracing(cli.config.telemetry, { log, workerUrl })
+const tracing = createTracing(cli.config.telemetry, { log })
 const { app, registry } = assembleGateway({ config: cli.config, db, log, engineFetch, tracing })
 await registry.start()
 for (let i = 0; i < 100 && registry.all[0]?.state !== 'READY'; i++) await Bun.sleep(10)

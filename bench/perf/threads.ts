@@ -1,7 +1,7 @@
 // Where a gateway process's CPU goes, per thread: starts the perf bench's fake engine and a gateway
 // (`bun src/main.ts`, or the binary with --binary), warms it up with the load driver, then reads every
 // thread's user+system time from /proc/PID/task around a measured driver run and prints µs per request
-// for each thread group (the JS thread, Bun's HTTP client thread, JIT, GC, the span export worker…).
+// for each thread group (the JS thread, Bun's HTTP client thread, JIT, GC…).
 // With --otlp an OTLP/HTTP sink is started in this process and the gateway exports every span to it
 // (sampler always_on), to see what tracing costs per thread.
 //   bun bench/perf/threads.ts [--mode nonstream|stream] [--concurrency 32] [--seconds 8] [--warmup-seconds 6] [--otlp] [--pace-ms 20] [--tokens 32] [--binary dist/sagellm-gateway]

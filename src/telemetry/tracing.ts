@@ -1,5 +1,4 @@
-// Tracing: an OpenTelemetry tracer exporting OTLP/protobuf in batches, off the request path, when an
-// endpoint is configured; otherwise a no-op tracer whose spans cost nothing but still carry the
+// Tracing: an OpenTelemetry tracer exporting OTLP/protobuf in batches when an endpoint is configured; otherwise a no-op tracer whose spans cost nothing but still carry the
 // client's W3C trace context to the engines. Spans are created with explicit parent contexts (no
 // async-context machinery on the request path).
 import { context as otelContext, trace, type Context, type Span, type Tracer } from '@opentelemetry/api'
@@ -17,7 +16,7 @@ import {
 import { VERSION } from '../version'
 import type { Logger } from './logger'
 import type { TelemetryConfig } from './telemetry-config'
-import { WorkerSpanProcessor } from './worker-span-processor'
+import { OtlpSpanProcessor } from './otlp-span-processor'
 
 const propagator = new W3CTraceContextPropagator()
 
@@ -43,11 +42,9 @@ export interface TracingOptions {
   readonly log: Logger
   /** Replaces the OTLP exporter's processor (tests and benchmarks). */
   readonly processor?: SpanProcessor
-  /** The export worker's module URL (see WorkerSpanProcessorOptions.workerUrl). */
-  readonly workerUrl?: string
 }
 
-export function createTracing(config: TelemetryConfig, { log, processor, workerUrl }: TracingOptions): Tracing {
+export function createTracing(config: TelemetryConfig, { log, processor }: TracingOptions): Tracing {
   const base = {
     captureContent: config.captureContent,
     extract: (headers: Headers) => propagator.extract(otelContext.active(), headers, headerGetter),
@@ -56,11 +53,10 @@ export function createTracing(config: TelemetryConfig, { log, processor, workerU
   if (!config.tracesEndpoint && !processor) {
     return { ...base, tracer: trace.getTracer('sagellm-gateway'), enabled: false, shutdown: async () => {} }
   }
-  const resource = { 'service.name': config.serviceName, 'service.version': VERSION }
-  // Batches go to a worker thread that encodes and sends them: nothing of the export runs on the request path.
-  const spanProcessor = processor ?? new WorkerSpanProcessor({ url: config.tracesEndpoint!, headers: config.headers, resource, log, workerUrl })
+  // Spans are encoded as they end and sent in batches: no span object outlives its end.
+  const spanProcessor = processor ?? new OtlpSpanProcessor({ url: config.tracesEndpoint!, headers: config.headers, log })
   const provider = new TracerProvider({
-    resource: resourceFromAttributes(resource),
+    resource: resourceFromAttributes({ 'service.name': config.serviceName, 'service.version': VERSION }),
     sampler: samplerOf(config),
     spanProcessors: [spanProcessor],
   })

@@ -1,0 +1,125 @@
+// The span processor of an exporting tracer: every sampled span is encoded to OTLP/protobuf the moment
+// it ends (otlp-encoding.ts: about a microsecond, and the SDK's span object dies young) into the batch
+// being filled, and a full batch (or one whose delay is up) goes out through the OTLP/HTTP exporter:
+// the transport, retries, timeout and OTEL_EXPORTER_OTLP_* settings of OpenTelemetry's own
+// exporter-trace-otlp-proto, which is built the same way with the SDK's serializer in place of ours.
+// Nothing is queued without bound: spans handed over but not yet sent are counted, and past a limit
+// new spans are dropped (and the drop logged) until the collector catches up.
+import { TraceFlags } from '@opentelemetry/api'
+import { ExportResultCode } from '@opentelemetry/core'
+import { OTLPExporterBase } from '@opentelemetry/otlp-exporter-base'
+import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentelemetry/otlp-exporter-base/node-http'
+import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
+import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace'
+import type { Logger } from './logger'
+import { EncodedSpanBatch } from './otlp-encoding'
+
+export interface OtlpSpanProcessorOptions {
+  /** The OTLP/HTTP traces URL. */
+  readonly url: string
+  readonly headers: Readonly<Record<string, string>>
+  readonly log: Logger
+  /** Spans per export request. */
+  readonly batchSize?: number
+  /** Encoded bytes past which a batch leaves before it has batchSize spans (large recorded prompts). */
+  readonly batchBytes?: number
+  /** Longest time a finished span waits for its batch to fill, ms. */
+  readonly delayMs?: number
+  /** Spans handed to the exporter but not yet sent past which new spans are dropped (an unreachable collector). */
+  readonly maxPending?: number
+}
+
+/** An export request already encoded, and how many spans it holds (for the exporter's own accounting). */
+interface EncodedRequest {
+  readonly bytes: Uint8Array
+  readonly spans: number
+}
+
+/** Longest wait for the exporter to send what it holds at a flush. */
+const FLUSH_TIMEOUT_MS = 5000
+
+/** The OTLP/protobuf trace exporter over HTTP, taking requests this process encoded. */
+function otlpExporter(url: string, headers: Readonly<Record<string, string>>, concurrencyLimit: number): OTLPExporterBase<EncodedRequest> {
+  const options = convertLegacyHttpOptions({ url, headers: { ...headers }, concurrencyLimit }, 'TRACES', 'v1/traces', { 'Content-Type': 'application/x-protobuf' })
+  const serializer = {
+    serializeRequest: (request: EncodedRequest) => request.bytes,
+    deserializeResponse: (data: Uint8Array) => ProtobufTraceSerializer.deserializeResponse(data),
+  }
+  const spans = { name: 'span' as const, countItems: (request: EncodedRequest) => request.spans }
+  return new OTLPExporterBase(createOtlpHttpExportDelegate(options, serializer, 'otlp_http_span_exporter', spans, undefined))
+}
+
+export class OtlpSpanProcessor implements SpanProcessor {
+  private readonly exporter: OTLPExporterBase<EncodedRequest>
+  private readonly batchSize: number
+  private readonly batchBytes: number
+  private readonly delayMs: number
+  private readonly maxPending: number
+  private readonly batch = new EncodedSpanBatch()
+  /** Spans handed to the exporter whose export is not over. */
+  private pending = 0
+  private dropped = 0
+  private timer?: ReturnType<typeof setTimeout>
+  private closed = false
+
+  constructor(private readonly options: OtlpSpanProcessorOptions) {
+    this.batchSize = options.batchSize ?? 512
+    this.batchBytes = options.batchBytes ?? 4 * 1024 * 1024
+    this.delayMs = options.delayMs ?? 200
+    this.maxPending = options.maxPending ?? 16_384
+    // Enough concurrent exports for every pending span: the limit that drops spans is maxPending's.
+    this.exporter = otlpExporter(options.url, options.headers, Math.ceil(this.maxPending / this.batchSize) + 1)
+  }
+
+  onStart(): void {}
+
+  onEnd(span: ReadableSpan): void {
+    if (this.closed || (span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return
+    if (this.pending + this.batch.count >= this.maxPending) {
+      if (this.dropped++ === 0) this.options.log.warning('span export is behind: dropping spans until the collector catches up', { max_pending: this.maxPending })
+      return
+    }
+    this.batch.add(span)
+    if (this.batch.count >= this.batchSize || this.batch.bytes >= this.batchBytes) this.handOver()
+    else if (!this.timer) {
+      this.timer = setTimeout(() => this.handOver(), this.delayMs)
+      this.timer.unref()
+    }
+  }
+
+  /** Hands the batch being filled to the exporter. */
+  private handOver(): void {
+    clearTimeout(this.timer)
+    this.timer = undefined
+    const spans = this.batch.count
+    if (spans === 0) return
+    this.pending += spans
+    this.exporter.export({ bytes: this.batch.take(), spans }, (result) => {
+      this.pending -= spans
+      if (result.code !== ExportResultCode.SUCCESS) {
+        // An HTTP failure (OTLPExporterError) carries the collector's status and answer.
+        const { code, data } = (result.error ?? {}) as { code?: unknown; data?: unknown }
+        this.options.log.warning('span export failed', { spans, error: String(result.error), status: code, answer: typeof data === 'string' ? data.slice(0, 200) : undefined })
+      }
+    })
+    if (this.dropped > 0) {
+      this.options.log.warning('spans dropped while span export was behind', { dropped: this.dropped })
+      this.dropped = 0
+    }
+  }
+
+  /** Resolves once every span ended so far is sent (or its export failed), or after the flush timeout. */
+  async forceFlush(): Promise<void> {
+    this.handOver()
+    let timeout: ReturnType<typeof setTimeout> | undefined
+    await Promise.race([this.exporter.forceFlush(), new Promise<void>((resolve) => (timeout = setTimeout(resolve, FLUSH_TIMEOUT_MS)))])
+    clearTimeout(timeout)
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.closed) return
+    await this.forceFlush()
+    this.closed = true
+    await this.exporter.shutdown()
+  }
+}
