@@ -4,8 +4,9 @@
 // Elysia, the hooks, validation, routing, dispatch, metrics and the request log line: the code a
 // change to src/ touches. Steadier than a loopback run (about ±0.5 µs), so it suits A/B of one change;
 // the loopback benches (perf.bench.ts, perf/threads.ts) remain the judge of the whole.
-//   bun bench/perf/inproc.ts [--requests 200000] [--rounds 3] [--log-level info] [--otlp]
-// --otlp: tracing on (sampler always_on), every span exported to an OTLP sink
+//   bun bench/perf/inproc.ts [--requests 200000] [--rounds 3] [--log-level info] [--otlp [--sampler always_on] [--sampler-arg 1]]
+// --otlp: tracing on (sampler always_on unless --sampler names another OTEL_TRACES_SAMPLER, with
+// --sampler-arg as its OTEL_TRACES_SAMPLER_ARG), every sampled span exported to an OTLP sink
 // in a child process; the figure is then the request thread's share of tracing (encoding included).
 // With `bun --cpu-prof --cpu-prof-dir=DIR bench/perf/inproc.ts` it gives a profile of just that code
 // (summarize it with `bun bench/perf/profile.ts --summarize DIR/FILE.cpuprofile`).
@@ -25,6 +26,8 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     'log-level': { type: 'string', default: 'info' },
     otlp: { type: 'boolean', default: false },
+    sampler: { type: 'string', default: 'always_on' },
+    'sampler-arg': { type: 'string', default: '1' },
   },
 })
 const requests = Math.min(2_000_000, Number(values.requests))
@@ -39,7 +42,7 @@ const engineFetch = async (url: string) => {
 }
 // The OTLP sink runs in its own process: receiving the spans must not count against this thread.
 const otlp = values.otlp ? await startScript('otlp-sink', 'otlp-sink.ts', []) : undefined
-const env = otlp ? { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${otlp.url}/v1/traces`, OTEL_TRACES_SAMPLER: 'always_on' } : {}
+const env = otlp ? { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${otlp.url}/v1/traces`, OTEL_TRACES_SAMPLER: values.sampler, OTEL_TRACES_SAMPLER_ARG: values['sampler-arg'] } : {}
 const cli = loadConfig({ argv: ['--engine', 'http://127.0.0.1:9/v1', '--db', ':memory:'], env })
 if (cli.action !== 'run') throw new Error('unexpected CLI action')
 const db = openDatabase(':memory:')

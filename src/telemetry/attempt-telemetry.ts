@@ -3,7 +3,7 @@
 // as traceparent), and the GenAI metrics (duration, tokens, time to first chunk, time per chunk).
 // Response fields are parsed from the engine's answer only while the span is being recorded; token
 // counts are read cheaply from the usage object at the end of the answer.
-import { SpanKind, SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api'
+import { SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api'
 import type { Engine, Operation } from '../control-plane/engine'
 import { ClientGone, type EngineError } from '../engines/engine-client'
 import type { StreamOutcome } from '../proxy/stream-relay'
@@ -64,25 +64,24 @@ export class AttemptTelemetry {
       this.span = record.span
       return
     }
-    const attributes: Attributes = {
-      'gen_ai.operation.name': this.operation,
-      'gen_ai.provider.name': engine.api,
-      'gen_ai.request.model': model,
-      'server.address': engine.host,
-      'server.port': engine.port,
-      'sagellm.engine_id': engine.id,
-      'sagellm.attempt': attempt,
-    }
-    if (record) attributes['sagellm.request_id'] = record.requestId
-    if (typeof body.trace_id === 'string') attributes['sagellm.trace_id'] = body.trace_id
+    // Attributes set one by one after the start: the SDK cleans those given to startSpan twice (for the
+    // sampler, which reads none of them here, and for the span), and an object to hold them is one more.
+    const span = telemetry.tracing.tracer.startSpan(`${this.operation} ${model}`, { kind: SpanKind.CLIENT }, record?.context)
+    this.span = span
+    span.setAttribute('gen_ai.operation.name', this.operation)
+    span.setAttribute('gen_ai.provider.name', engine.api)
+    span.setAttribute('gen_ai.request.model', model)
+    span.setAttribute('server.address', engine.host)
+    span.setAttribute('server.port', engine.port)
+    span.setAttribute('sagellm.engine_id', engine.id)
+    span.setAttribute('sagellm.attempt', attempt)
+    if (record) span.setAttribute('sagellm.request_id', record.requestId)
+    if (typeof body.trace_id === 'string') span.setAttribute('sagellm.trace_id', body.trace_id)
     const sessionId = record?.sessionId ?? (typeof body.session_id === 'string' ? body.session_id : undefined)
-    if (sessionId) attributes['gen_ai.conversation.id'] = sessionId
-    for (const [field, name] of REQUEST_PARAM_LIST) if (typeof body[field] === 'number') attributes[name] = body[field]
-    if (Array.isArray(body.stop)) attributes['gen_ai.request.stop_sequences'] = body.stop.filter((s): s is string => typeof s === 'string')
-    if (telemetry.tracing.captureContent && body.messages !== undefined) attributes['gen_ai.input.messages'] = JSON.stringify(body.messages)
-    // Attributes set after the start: the SDK cleans those given to startSpan twice (for the sampler,
-    // which reads none of them here, and for the span), each with an Object.entries.
-    this.span = telemetry.tracing.tracer.startSpan(`${this.operation} ${model}`, { kind: SpanKind.CLIENT }, record?.context).setAttributes(attributes)
+    if (sessionId) span.setAttribute('gen_ai.conversation.id', sessionId)
+    for (const [field, name] of REQUEST_PARAM_LIST) if (typeof body[field] === 'number') span.setAttribute(name, body[field])
+    if (Array.isArray(body.stop)) span.setAttribute('gen_ai.request.stop_sequences', body.stop.filter((s): s is string => typeof s === 'string'))
+    if (telemetry.tracing.captureContent && body.messages !== undefined) span.setAttribute('gen_ai.input.messages', JSON.stringify(body.messages))
   }
 
   /** traceparent (and tracestate) for the engine request, so engine spans join the trace. */
@@ -104,7 +103,9 @@ export class AttemptTelemetry {
       if (id) this.span.setAttribute('gen_ai.response.id', id)
       const model = RESPONSE_MODEL.exec(head)?.[1]
       if (model) this.span.setAttribute('gen_ai.response.model', model)
-      for (const match of text.slice(Math.max(0, usageAt - 600)).matchAll(FINISH_ALL)) (this.finishReasons ??= new Set()).add(match[1]!)
+      // Each choice's finish_reason sits near the end of the answer, before its usage.
+      FINISH_ALL.lastIndex = Math.max(0, usageAt - 600)
+      for (let match = FINISH_ALL.exec(text); match; match = FINISH_ALL.exec(text)) (this.finishReasons ??= new Set()).add(match[1]!)
       if (this.telemetry.tracing.captureContent) this.captureOutput(text)
     }
     this.end(elapsed)

@@ -154,6 +154,54 @@ export class ProtoWriter {
     this.pos = p
   }
 
+  /**
+   * A KeyValue as field `field` whose key is ASCII and whose value is an ASCII string or an integer in
+   * [0, 2^32), small enough that every length is one byte: most attributes, written in one go. Writes
+   * nothing and returns false for any other pair.
+   */
+  shortKeyValue(field: number, key: string, value: string | number): boolean {
+    const kl = key.length
+    const isString = typeof value === 'string'
+    // The value's AnyValue: tag, then the string's length byte and bytes, or the varint.
+    const vl = isString ? value.length : 0
+    if (kl + vl > 110 || (!isString && !(Number.isInteger(value) && value >= 0 && value <= 0xffffffff))) return false
+    this.ensure(kl + vl + 16)
+    const b = this.buffer
+    const start = this.pos
+    let p = start + 2
+    b[start] = tag(field, LEN)
+    b[p++] = tag(1, LEN)
+    b[p++] = kl
+    for (let i = 0; i < kl; i++) {
+      const c = key.charCodeAt(i)
+      if (c > 127) return false
+      b[p++] = c
+    }
+    b[p++] = tag(2, LEN)
+    const anyAt = p++
+    if (isString) {
+      b[p++] = tag(1, LEN)
+      b[p++] = vl
+      for (let i = 0; i < vl; i++) {
+        const c = value.charCodeAt(i)
+        if (c > 127) return false
+        b[p++] = c
+      }
+    } else {
+      b[p++] = tag(3, VARINT)
+      let v = value as number
+      while (v > 127) {
+        b[p++] = (v & 127) | 128
+        v >>>= 7
+      }
+      b[p++] = v
+    }
+    b[anyAt] = p - anyAt - 1
+    b[start + 1] = p - start - 2
+    this.pos = p
+    return true
+  }
+
   /** Raw bytes with their length. */
   lengthDelimited(bytes: Uint8Array): void {
     this.uint32(bytes.length)
@@ -207,8 +255,11 @@ export class ProtoWriter {
 
 const encoder = new TextEncoder()
 
-/** 0-9, a-f, A-F. */
-const nibble = (c: number) => (c <= 57 ? c - 48 : c >= 97 ? c - 87 : c - 55)
+/** The value of a hex digit (0-9, a-f, A-F) by its character code. */
+const NIBBLE = new Uint8Array(128)
+for (let c = 48; c <= 57; c++) NIBBLE[c] = c - 48
+for (let c = 97; c <= 102; c++) NIBBLE[c] = NIBBLE[c - 32] = c - 87
+const nibble = (c: number) => NIBBLE[c & 127]!
 
 /** An AnyValue message's fields (common/v1): string 1, bool 2, int 3, double 4, array 5, kvlist 6, bytes 7. */
 function writeAnyValue(w: ProtoWriter, value: unknown): void {
@@ -272,8 +323,10 @@ function writeKeyValue(w: ProtoWriter, key: string, value: unknown): void {
 function writeAttributes(w: ProtoWriter, attributes: Attributes | undefined, field: number): void {
   for (const key in attributes) {
     if (!Object.hasOwn(attributes, key)) continue
+    const value = attributes[key] as AttributeValue | undefined
+    if ((typeof value === 'string' || typeof value === 'number') && w.shortKeyValue(field, key, value)) continue
     w.uint32(tag(field, LEN))
-    writeKeyValue(w, key, attributes[key] as AttributeValue | undefined)
+    writeKeyValue(w, key, value)
   }
 }
 

@@ -16,6 +16,7 @@ import {
 import { VERSION } from '../version'
 import type { Logger } from './logger'
 import type { TelemetryConfig } from './telemetry-config'
+import { PooledIdGenerator } from './id-generator'
 import { OtlpSpanProcessor } from './otlp-span-processor'
 
 const propagator = new W3CTraceContextPropagator()
@@ -58,6 +59,7 @@ export function createTracing(config: TelemetryConfig, { log, processor }: Traci
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': config.serviceName, 'service.version': VERSION }),
     sampler: samplerOf(config),
+    idGenerator: new PooledIdGenerator(),
     spanProcessors: [spanProcessor],
   })
   log.info('tracing enabled', { endpoint: config.tracesEndpoint, service_name: config.serviceName, sampler: config.sampler })

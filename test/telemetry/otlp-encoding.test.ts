@@ -78,6 +78,14 @@ test('every kind of attribute value, event, link, trace state, remote parent and
     )
     span.setAttributes({
       ascii: 'plain',
+      // Keys that are not ASCII, with values that are and are not.
+      'clé': 7,
+      'ключ': 'значение',
+      'schlüssel': 'plain',
+      // Right at the edge of the one-byte-lengths path: key and value of 55 characters each, and one more.
+      ['k'.repeat(55)]: 'v'.repeat(55),
+      ['k'.repeat(56)]: 'v'.repeat(55),
+      ['n'.repeat(105)]: 2 ** 32 - 1,
       unicode: 'héllo "quoted"\n ✓ 𝄞',
       empty: '',
       zero: 0,
