@@ -8,7 +8,6 @@ import type { Engine, Operation } from '../control-plane/engine'
 import { ClientGone, type EngineError } from '../engines/engine-client'
 import type { StreamOutcome } from '../proxy/stream-relay'
 import type { RequestRecord, RequestTelemetry } from './request-telemetry'
-import { contextWith } from './tracing'
 
 /** gen_ai.operation.name per gateway operation. */
 const OPERATION_NAMES: Record<Operation, string> = { chat: 'chat', completions: 'text_completion', embeddings: 'embeddings', messages: 'chat' }
@@ -86,7 +85,8 @@ export class AttemptTelemetry {
 
   /** traceparent (and tracestate) for the engine request, so engine spans join the trace. */
   traceHeaders(headers: Record<string, string>): Record<string, string> {
-    if (this.record) this.telemetry.tracing.inject(this.span.isRecording() ? contextWith(this.record.context, this.span) : this.record.context, headers)
+    // The attempt's own span, or (not recorded) the request's, which carries the context to pass on.
+    if (this.record) this.telemetry.tracing.inject(this.span.spanContext(), headers)
     return headers
   }
 

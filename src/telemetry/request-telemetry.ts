@@ -1,7 +1,7 @@
 // One record per HTTP request: the server span (continuing the client's W3C trace context), what the
 // dispatcher learned (model, engine, tokens, retries, time to first chunk, time spent on engines), and,
 // when the answer is over (a stream: when it ends), the request's metrics and its one JSON log line.
-import { INVALID_SPAN_CONTEXT, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api'
+import { INVALID_SPAN_CONTEXT, INVALID_TRACEID, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api'
 import { Elysia } from 'elysia'
 import type { Logger } from './logger'
 import type { GatewayMetrics } from './metrics'
@@ -100,8 +100,11 @@ export class RequestTelemetry {
       const parent = this.tracing.extract(request.headers)
       span = this.tracing.tracer.startSpan(request.method, { kind: SpanKind.SERVER }, parent)
       // Attributes only for a span that is recorded (with tracing off it never is).
-      if (span.isRecording())
-        span.setAttributes({ 'http.request.method': request.method, 'url.path': pathOf(request), 'sagellm.request_id': requestId })
+      if (span.isRecording()) {
+        span.setAttribute('http.request.method', request.method)
+        span.setAttribute('url.path', pathOf(request))
+        span.setAttribute('sagellm.request_id', requestId)
+      }
       context = contextWith(parent, span)
     }
     const record = new RequestRecord(requestId, request.method, span, context, this.finished)
@@ -155,7 +158,8 @@ export class RequestTelemetry {
     this.onRequestEnd?.(r)
     const { span } = r
     span.updateName(`${r.method} ${r.route}`)
-    span.setAttributes({ 'http.route': r.route, 'http.response.status_code': r.status })
+    span.setAttribute('http.route', r.route)
+    span.setAttribute('http.response.status_code', r.status)
     if (r.code) span.setAttribute('error.type', r.code)
     if (r.sessionId) span.setAttribute('gen_ai.conversation.id', r.sessionId)
     if (r.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: r.code ?? String(r.status) })
@@ -170,7 +174,8 @@ export class RequestTelemetry {
     // The line is built only when its level is written.
     if (!this.log.enabled(quiet ? 'debug' : 'info')) return
     const spanContext = span.spanContext()
-    const traced = trace.isSpanContextValid(spanContext)
+    // Valid ids by construction (generated, or validated on extraction): only the untraced span's are not.
+    const traced = spanContext.traceId !== INVALID_TRACEID
     const line = {
       request_id: r.requestId,
       trace_id: traced ? spanContext.traceId : undefined,

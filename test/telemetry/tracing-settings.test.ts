@@ -54,11 +54,16 @@ test('OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true puts the prompt an
   expect(client!.attributes['gen_ai.output.messages']).toContain(JSON.stringify(data.choices[0]!.message.content))
 })
 
-test('OTEL_TRACES_SAMPLER=always_off exports no span and requests still work', async () => {
-  const { gw, receiver, flushed } = await startTraced(cleanup, { env: { OTEL_TRACES_SAMPLER: 'always_off' } })
+test('OTEL_TRACES_SAMPLER=always_off exports no span and requests still work, the engine told the trace is not sampled', async () => {
+  const { gw, receiver, flushed, engines } = await startTraced(cleanup, { env: { OTEL_TRACES_SAMPLER: 'always_off' } })
   const { data, response } = await gw.openai().chat.completions.create(CHAT).withResponse()
   expect(data.choices[0]!.message.content).toContain(PROMPT)
-  expect(await flushed(response.headers.get('x-request-id')!)).toEqual([])
+  // A trace of the gateway's own, flagged not sampled (00), so the engine does not record it either.
+  expect(engines[0]!.inference()[0]!.headers.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/)
+  // The client's trace goes on, still not sampled.
+  const second = await gw.openai().chat.completions.create(CHAT, { headers: { traceparent: `00-${TRACE_ID}-${PARENT_ID}-00` } }).withResponse()
+  expect(engines[0]!.inference()[1]!.headers.traceparent).toMatch(new RegExp(`^00-${TRACE_ID}-[0-9a-f]{16}-00$`))
+  expect(await flushed(response.headers.get('x-request-id')!, second.response.headers.get('x-request-id')!)).toEqual([])
   expect(receiver.requests).toBe(0)
 })
 
