@@ -57,7 +57,8 @@ export async function startScript(name: string, script: string, args: string[], 
 }
 
 /** An OTLP/HTTP receiver on loopback that counts and drops what it is sent (a collector that costs nothing). */
-export function startOtlpSink() {
+/** An OTLP/HTTP sink on loopback that counts what it receives; its `env` makes a gateway export to it with `sampler` (OTEL_TRACES_SAMPLER, with `samplerArg` as its argument). */
+export function startOtlpSink(sampler = 'always_on', samplerArg = '1') {
   const received = { requests: 0, bytes: 0 }
   const server = Bun.serve({
     hostname: '127.0.0.1',
@@ -72,8 +73,8 @@ export function startOtlpSink() {
     received,
     /** The sink's base URL, as OTEL_EXPORTER_OTLP_ENDPOINT takes it. */
     url: `http://127.0.0.1:${server.port}`,
-    /** Environment that makes a gateway export every span to this sink. */
-    env: { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `http://127.0.0.1:${server.port}/v1/traces`, OTEL_TRACES_SAMPLER: 'always_on' },
+    /** Environment that makes a gateway export its sampled spans (every span by default) to this sink. */
+    env: { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `http://127.0.0.1:${server.port}/v1/traces`, OTEL_TRACES_SAMPLER: sampler, OTEL_TRACES_SAMPLER_ARG: samplerArg },
     stop: () => server.stop(true),
   }
 }

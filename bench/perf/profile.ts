@@ -3,8 +3,8 @@
 // drives it with the perf bench's load driver, stops it with SIGTERM (the profile is written on exit)
 // and prints the functions of src/ and elysia with the largest share of the JS thread's samples (the
 // full Markdown profile from --cpu-prof-md and the .cpuprofile land in bench/out/prof/, git-ignored).
-//   bun bench/perf/profile.ts [--mode nonstream|stream] [--concurrency 32] [--seconds 15] [--interval-us 500] [--pace-ms 20] [--head 40] [--otlp]
-//   (--otlp: the gateway exports every span, sampler always_on, to an OTLP sink in this process)
+//   bun bench/perf/profile.ts [--mode nonstream|stream] [--concurrency 32] [--seconds 15] [--interval-us 500] [--pace-ms 20] [--head 40] [--otlp [--sampler NAME --sampler-arg R]]
+//   (--otlp: the gateway exports its spans to an OTLP sink in this process, sampler always_on or --sampler/--sampler-arg)
 //   bun bench/perf/profile.ts --summarize bench/out/prof/FILE.cpuprofile     (summary of an earlier profile)
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -23,6 +23,8 @@ const { values } = parseArgs({
     'pace-ms': { type: 'string', default: '20' },
     summarize: { type: 'string' },
     otlp: { type: 'boolean', default: false },
+    sampler: { type: 'string', default: 'always_on' },
+    'sampler-arg': { type: 'string', default: '1' },
   },
 })
 if (values.summarize) {
@@ -37,7 +39,7 @@ mkdirSync(outDir, { recursive: true })
 const tmp = mkdtempSync(join(tmpdir(), 'sagellm-prof-'))
 const name = `gateway-${mode}-${new Date().toISOString().replace(/[:.]/g, '-')}`
 
-const otlp = values.otlp ? startOtlpSink() : undefined
+const otlp = values.otlp ? startOtlpSink(values.sampler, values['sampler-arg']) : undefined
 const engine = await startScript('engine', 'engine.ts', [])
 const gateway = await startGateway({
   command: ['bun', '--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${outDir}`, `--cpu-prof-name=${name}`, `--cpu-prof-interval=${values['interval-us']}`, SOURCE_MAIN],

@@ -3,8 +3,8 @@
 // thread's user+system time from /proc/PID/task around a measured driver run and prints µs per request
 // for each thread group (the JS thread, Bun's HTTP client thread, JIT, GC…).
 // With --otlp an OTLP/HTTP sink is started in this process and the gateway exports every span to it
-// (sampler always_on), to see what tracing costs per thread.
-//   bun bench/perf/threads.ts [--mode nonstream|stream] [--concurrency 32] [--seconds 8] [--warmup-seconds 6] [--otlp] [--pace-ms 20] [--tokens 32] [--binary dist/sagellm-gateway]
+// (sampler always_on, or --sampler/--sampler-arg), to see what tracing costs per thread.
+//   bun bench/perf/threads.ts [--mode nonstream|stream] [--concurrency 32] [--seconds 8] [--warmup-seconds 6] [--otlp [--sampler NAME --sampler-arg R]] [--pace-ms 20] [--tokens 32] [--binary dist/sagellm-gateway]
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -19,6 +19,8 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '8' },
     'warmup-seconds': { type: 'string', default: '6' },
     otlp: { type: 'boolean', default: false },
+    sampler: { type: 'string', default: 'always_on' },
+    'sampler-arg': { type: 'string', default: '1' },
     'pace-ms': { type: 'string', default: '20' },
     tokens: { type: 'string', default: '32' },
     binary: { type: 'string' },
@@ -45,7 +47,7 @@ function threadCpu(pid: number): Map<string, number> {
   return out
 }
 
-const otlp = values.otlp ? startOtlpSink() : undefined
+const otlp = values.otlp ? startOtlpSink(values.sampler, values['sampler-arg']) : undefined
 
 const engine = await startScript('engine', 'engine.ts', [])
 const tmp = mkdtempSync(join(tmpdir(), 'sagellm-threads-'))
@@ -72,7 +74,7 @@ try {
   const requests = r.completedTotal
   const unit = mode === 'stream' ? 'stream' : 'request'
   process.stdout.write(
-    `${values.binary ?? 'src/main.ts'}, ${mode}, ${concurrency} concurrent, ${seconds} s after ${warmupSeconds} s warm-up${otlp ? ', tracing always_on' : ''}: ` +
+    `${values.binary ?? 'src/main.ts'}, ${mode}, ${concurrency} concurrent, ${seconds} s after ${warmupSeconds} s warm-up${otlp ? `, tracing ${values.sampler}${values.sampler.endsWith('ratio') ? ` ${values['sampler-arg']}` : ''}` : ''}: ` +
       `${r.perSecond.toFixed(0)} ${unit}s/s, p50 ${r.p50.toFixed(2)} ms, errors ${r.errors}` +
       (otlp ? `, OTLP ${otlp.received.requests} requests ${(otlp.received.bytes / 1024).toFixed(0)} KiB` : '') +
       '\n\n| thread | µs per ' + unit + ' |\n|---|---:|\n',

@@ -3,7 +3,7 @@
 // bytes are those of OpenTelemetry's own serializer (`ProtobufTraceSerializer`, same fields in the same
 // order; a test compares them byte for byte), at a fraction of its cost: one pass, no size estimate,
 // no byte array per id, no second copy of the whole batch per nesting level. The export's transport,
-// retries and settings stay the OTLP exporter's (otlp-exporter.ts).
+// retries and settings stay the OTLP exporter's (otlp-span-processor.ts).
 // Field numbers: opentelemetry-proto trace/v1, common/v1, resource/v1.
 import type { Attributes, AttributeValue, HrTime, SpanContext } from '@opentelemetry/api'
 import type { Resource } from '@opentelemetry/resources'
@@ -24,7 +24,7 @@ const IS_REMOTE = 0x200
 const MIN_INT64 = -(2 ** 63)
 const MAX_INT64 = 2 ** 63
 
-/** A protobuf writer over one growing buffer. Nested messages reserve one length byte and move their bytes along when the length needs more. */
+/** A protobuf writer over one growing buffer. Nested messages keep room for their length (see begin) and move their bytes along when it needs more. */
 export class ProtoWriter {
   buffer: Uint8Array
   private view: DataView
@@ -156,8 +156,8 @@ export class ProtoWriter {
 
   /**
    * A KeyValue as field `field` whose key is ASCII and whose value is an ASCII string or an integer in
-   * [0, 2^32), small enough that every length is one byte: most attributes, written in one go. Writes
-   * nothing and returns false for any other pair.
+   * [0, 2^32), small enough that every length is one byte: most attributes, written in one go. For
+   * any other pair it returns false, and what it wrote is not kept (the position does not move).
    */
   shortKeyValue(field: number, key: string, value: string | number): boolean {
     const kl = key.length
@@ -211,9 +211,10 @@ export class ProtoWriter {
   }
 
   /**
-   * Starts a nested message: returns where its length goes. `reserve` bytes are kept for the length:
-   * 1 for small messages, 2 for those usually between 128 bytes and 16 KiB (a span), so that the
-   * common case writes the length in place instead of moving the message's bytes.
+   * Starts a nested message. `reserve` bytes are kept for its length: 1 for small messages, 2 for
+   * those usually between 128 bytes and 16 KiB (a span), so that the common case writes the length in
+   * place instead of moving the message's bytes. Returns the mark `end` takes: where the length goes
+   * and how many bytes were kept, as one number (position × 2 + kept − 1, no object per message).
    */
   begin(reserve: 1 | 2 = 1): number {
     this.ensure(reserve)
