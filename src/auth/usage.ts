@@ -79,11 +79,18 @@ export class UsageRecorder {
     return this.day
   }
 
+  /** The entry the last request counted into: the next one is very often for the same key, model and engine. */
+  private last?: Pending
+
   record(event: UsageEvent): void {
     const day = this.today()
-    const id = `${day}\u0000${event.keyId}\u0000${event.model}\u0000${event.engineId}`
-    let entry = this.pending.get(id)
-    if (!entry) this.pending.set(id, (entry = { keyId: event.keyId, model: event.model, engineId: event.engineId, day, requests: 0, errors: 0, inputTokens: 0, outputTokens: 0 }))
+    let entry = this.last
+    if (!entry || entry.day !== day || entry.keyId !== event.keyId || entry.model !== event.model || entry.engineId !== event.engineId) {
+      const id = `${day}\u0000${event.keyId}\u0000${event.model}\u0000${event.engineId}`
+      entry = this.pending.get(id)
+      if (!entry) this.pending.set(id, (entry = { keyId: event.keyId, model: event.model, engineId: event.engineId, day, requests: 0, errors: 0, inputTokens: 0, outputTokens: 0 }))
+      this.last = entry
+    }
     entry.requests++
     if (event.failed) entry.errors++
     entry.inputTokens += event.inputTokens
@@ -95,6 +102,7 @@ export class UsageRecorder {
     if (!this.pending.size) return
     const batch = this.pending
     this.pending = new Map()
+    this.last = undefined
     try {
       this.db.transaction(() => {
         for (const p of batch.values()) this.upsert.run(p.day, p.keyId, p.model, p.engineId, p.requests, p.errors, p.inputTokens, p.outputTokens)

@@ -27,10 +27,18 @@ export interface Logger {
 export function createLogger(level: LogLevel, write?: (line: string) => void): Logger {
   const threshold = RANK[level]
   const sink = write ?? batchedStdout()
+  // The timestamp's text is made once per millisecond: lines of the same millisecond share it.
+  let stampMs = -1
+  let stamp = ''
   const log = (lvl: LogLevel) => (msg: string, fields?: LogFields) => {
     if (RANK[lvl] < threshold) return
+    const now = Date.now()
+    if (now !== stampMs) {
+      stampMs = now
+      stamp = new Date(now).toISOString()
+    }
     // The envelope is written by hand: spreading the fields into a new object cost more than the line.
-    const head = `{"ts":"${new Date().toISOString()}","level":"${lvl}","msg":${JSON.stringify(msg)}`
+    const head = `{"ts":"${stamp}","level":"${lvl}","msg":${JSON.stringify(msg)}`
     const body = fields === undefined ? '' : JSON.stringify(fields)
     sink(body.length > 2 ? `${head},${body.slice(1)}\n` : `${head}}\n`)
   }

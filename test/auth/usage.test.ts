@@ -201,3 +201,27 @@ test('usage counts on the UTC day of each request, across midnight and a clock s
   ])
   db.close()
 })
+
+test('requests alternating between keys, models and engines, and counted across flushes, each land on their own row', () => {
+  const db = openDatabase(':memory:')
+  migrate(db)
+  const recorder = new UsageRecorder(db, () => Date.parse('2026-11-23T10:00:00Z'))
+  const event = (keyId: string, model: string, engineId: string, failed = false) => ({ keyId, model, engineId, failed, inputTokens: 1, outputTokens: 10 })
+  recorder.record(event('a', 'm', 'e1'))
+  recorder.record(event('a', 'm', 'e2'))
+  recorder.record(event('b', 'm', 'e1'))
+  recorder.record(event('a', 'm', 'e1', true))
+  recorder.record(event('a', 'n', 'e1'))
+  recorder.record(event('a', 'm', 'e1'))
+  recorder.flush()
+  // After a flush the same key, model and engine start a new pending count, added to the stored row.
+  recorder.record(event('a', 'm', 'e1'))
+  recorder.record(event('a', 'm', 'e1'))
+  expect(recorder.report({}).map((r) => [r.key_id, r.model, r.engine_id, r.requests, r.errors, r.output_tokens])).toEqual([
+    ['a', 'm', 'e1', 5, 1, 50],
+    ['a', 'm', 'e2', 1, 0, 10],
+    ['a', 'n', 'e1', 1, 0, 10],
+    ['b', 'm', 'e1', 1, 0, 10],
+  ])
+  db.close()
+})
