@@ -122,17 +122,10 @@ export class ProtoWriter {
     const n = s.length
     if (n < 128) {
       this.ensure(n + 1)
-      const b = this.buffer
-      let p = this.pos + 1
-      let i = 0
-      for (; i < n; i++) {
-        const c = s.charCodeAt(i)
-        if (c > 127) break
-        b[p++] = c
-      }
-      if (i === n) {
-        b[this.pos] = n
-        this.pos = p
+      const end = copyAscii(this.buffer, this.pos + 1, s)
+      if (end >= 0) {
+        this.buffer[this.pos] = n
+        this.pos = end
         return
       }
     }
@@ -172,21 +165,15 @@ export class ProtoWriter {
     b[start] = tag(field, LEN)
     b[p++] = tag(1, LEN)
     b[p++] = kl
-    for (let i = 0; i < kl; i++) {
-      const c = key.charCodeAt(i)
-      if (c > 127) return false
-      b[p++] = c
-    }
+    p = copyAscii(b, p, key)
+    if (p < 0) return false
     b[p++] = tag(2, LEN)
     const anyAt = p++
     if (isString) {
       b[p++] = tag(1, LEN)
       b[p++] = vl
-      for (let i = 0; i < vl; i++) {
-        const c = value.charCodeAt(i)
-        if (c > 127) return false
-        b[p++] = c
-      }
+      p = copyAscii(b, p, value)
+      if (p < 0) return false
     } else {
       b[p++] = tag(3, VARINT)
       let v = value as number
@@ -255,6 +242,16 @@ export class ProtoWriter {
 }
 
 const encoder = new TextEncoder()
+
+/** Copies `s` into `b` at `p` if it is all ASCII: returns the position after it, or -1 at the first character past 127. */
+function copyAscii(b: Uint8Array, p: number, s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c > 127) return -1
+    b[p++] = c
+  }
+  return p
+}
 
 /** The value of a hex digit (0-9, a-f, A-F) by its character code. */
 const NIBBLE = new Uint8Array(128)
@@ -340,15 +337,7 @@ export function writeSpan(w: ProtoWriter, span: ReadableSpan): void {
   w.uint32(tag(2, LEN))
   const at = w.begin(2)
   const context = span.spanContext()
-  w.uint32(tag(1, LEN))
-  w.hexBytes(context.traceId)
-  w.uint32(tag(2, LEN))
-  w.hexBytes(context.spanId)
-  const traceState = context.traceState?.serialize()
-  if (traceState) {
-    w.uint32(tag(3, LEN))
-    w.string(traceState)
-  }
+  writeContext(w, context)
   const parent = span.parentSpanContext
   if (parent?.spanId) {
     w.uint32(tag(4, LEN))
@@ -386,7 +375,7 @@ export function writeSpan(w: ProtoWriter, span: ReadableSpan): void {
   for (const link of span.links) {
     w.uint32(tag(13, LEN))
     const linkAt = w.begin()
-    writeLinkContext(w, link.context)
+    writeContext(w, link.context)
     writeAttributes(w, link.attributes, 4)
     w.uint32(tag(5, VARINT))
     w.uint32(link.droppedAttributesCount ?? 0)
@@ -410,7 +399,8 @@ export function writeSpan(w: ProtoWriter, span: ReadableSpan): void {
   w.end(at)
 }
 
-function writeLinkContext(w: ProtoWriter, context: SpanContext): void {
+/** Trace id, span id and trace state: fields 1–3 of a Span and of a Span.Link alike. */
+function writeContext(w: ProtoWriter, context: SpanContext): void {
   w.uint32(tag(1, LEN))
   w.hexBytes(context.traceId)
   w.uint32(tag(2, LEN))

@@ -2,6 +2,8 @@
 // gateway flushes them, so a test reads spans once its requests are over), lookups of one request's
 // SERVER span and its CLIENT (engine attempt) spans, a logger keeping the gateway's JSON lines, OpenAI
 // chunks, an engine stream whose tail waits for the test, and a cleanup stack.
+import { context, trace, TraceFlags, type Context } from '@opentelemetry/api'
+import { TraceState } from '@opentelemetry/core'
 import type { LogLevel } from '../../src/config'
 import { createLogger, type Logger } from '../../src/telemetry/logger'
 import { startFakeEngine, type FakeEngine } from './fake-engine'
@@ -176,3 +178,14 @@ export const PROMPT = 'Say something about lighthouses'
 export const CHAT = { model: 'm', messages: [{ role: 'user' as const, content: PROMPT }], max_tokens: 200, temperature: 0.5 }
 export const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736'
 export const PARENT_ID = '00f067aa0ba902b7'
+
+/** A context whose span is a client's, from its traceparent (sampled, remote) and tracestate: the parent of spans that continue its trace. */
+export function remoteParent(): Context {
+  return trace.setSpanContext(context.active(), {
+    traceId: TRACE_ID,
+    spanId: PARENT_ID,
+    traceFlags: TraceFlags.SAMPLED,
+    isRemote: true,
+    traceState: new TraceState('vendor=abc,other=1'),
+  })
+}

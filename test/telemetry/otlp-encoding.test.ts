@@ -4,12 +4,13 @@
 // resources, and messages whose lengths take one, two and three bytes. Plus the writer's pieces that
 // the spans of a test would rarely reach (int64 edges, times past 2^53 nanoseconds).
 import { expect, test } from 'bun:test'
-import { context, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes } from '@opentelemetry/api'
+import { context, SpanKind, SpanStatusCode, trace, type Attributes } from '@opentelemetry/api'
 import { TraceState } from '@opentelemetry/core'
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
 import { resourceFromAttributes } from '@opentelemetry/resources'
 import { AlwaysOnSampler, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace'
 import { EncodedSpanBatch, ProtoWriter } from '../../src/telemetry/otlp-encoding'
+import { remoteParent } from '../helpers/telemetry'
 
 /** Spans as the SDK records them, from `record`, under one provider (one resource). */
 function recorded(resource: Attributes, record: (provider: TracerProvider) => void): ReadableSpan[] {
@@ -58,13 +59,7 @@ test('spans shaped like the gateway’s encode to the same bytes as the OpenTele
 test('every kind of attribute value, event, link, trace state, remote parent and status encodes to the same bytes', () => {
   const spans = recorded({ 'service.name': 't', 'host.id': 'é-1', 'process.pid': 42 }, (provider) => {
     const tracer = provider.getTracer('scope', '1.0.0')
-    const parent = trace.setSpanContext(context.active(), {
-      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
-      spanId: '00f067aa0ba902b7',
-      traceFlags: TraceFlags.SAMPLED,
-      isRemote: true,
-      traceState: new TraceState('vendor=abc,other=1'),
-    })
+    const parent = remoteParent()
     const span = tracer.startSpan(
       'every value',
       {

@@ -3,14 +3,13 @@
 // export that falls behind drops new spans (and says so) instead of holding an unbounded queue; a
 // collector that refuses a batch is logged.
 import { afterEach, expect, test } from 'bun:test'
-import { context, SpanKind, SpanStatusCode, trace, TraceFlags } from '@opentelemetry/api'
-import { TraceState } from '@opentelemetry/core'
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto'
 import { resourceFromAttributes } from '@opentelemetry/resources'
 import { AlwaysOnSampler, TracerProvider, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace'
 import { OtlpSpanProcessor, type OtlpSpanProcessorOptions } from '../../src/telemetry/otlp-span-processor'
 import { startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp-receiver'
-import { Cleanup, captureLogs, SERVER } from '../helpers/telemetry'
+import { Cleanup, captureLogs, remoteParent, SERVER } from '../helpers/telemetry'
 
 const cleanup = new Cleanup()
 afterEach(() => cleanup.run())
@@ -35,13 +34,7 @@ function tracerWith(options: Partial<OtlpSpanProcessorOptions> & { url: string }
 test('every field of a span arrives at the collector as the SDK recorded it', async () => {
   const r = await receiver()
   const { tracer, processor } = tracerWith({ url: `${r.url}/v1/traces` })
-  const parent = trace.setSpanContext(context.active(), {
-    traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
-    spanId: '00f067aa0ba902b7',
-    traceFlags: TraceFlags.SAMPLED,
-    isRemote: true,
-    traceState: new TraceState('vendor=abc,other=1'),
-  })
+  const parent = remoteParent()
   const span = tracer.startSpan(
     'POST /v1/chat/completions',
     {
