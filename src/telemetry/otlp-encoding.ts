@@ -136,14 +136,14 @@ export class ProtoWriter {
     this.pos += encoded.length
   }
 
-  /** A hex id (trace or span id) as its bytes, with their length. */
+  /** A hex id (trace or span id: valid lowercase hex, from the SDK or checked on extraction) as its bytes, with their length. */
   hexBytes(hex: string): void {
     const n = hex.length >> 1
     this.ensure(n + 1)
     const b = this.buffer
     let p = this.pos
     b[p++] = n
-    for (let i = 0; i < hex.length; i += 2) b[p++] = (nibble(hex.charCodeAt(i)) << 4) | nibble(hex.charCodeAt(i + 1))
+    for (let i = 0; i < n; i++) b[p++] = (nibble(hex.charCodeAt(2 * i)) << 4) | nibble(hex.charCodeAt(2 * i + 1))
     this.pos = p
   }
 
@@ -415,7 +415,7 @@ function writeContext(w: ProtoWriter, context: SpanContext): void {
 /** The spans of one resource and scope, encoded as they end. */
 interface ScopeSpans {
   readonly scope: Scope
-  spans: ProtoWriter
+  readonly spans: ProtoWriter
 }
 
 /** A writer's starting size, and the size past which a batch's writer is not kept for the next batch. */
@@ -423,12 +423,15 @@ const WRITER_BYTES = 64 * 1024
 const KEEP_BYTES = 1024 * 1024
 
 /**
- * Spans encoded as they end, grouped by resource and scope (by identity: the SDK shares those objects
- * between the spans of a tracer), until `take` makes them one export request and starts over. Buffers
- * are kept from batch to batch, unless a batch made one large (recorded prompts, say).
+ * Spans encoded as they end, grouped by resource and scope (by identity, in the order they first
+ * appear in the batch, as the SDK serializer groups them), until `take` makes them one export request
+ * and starts over. Writers are reused from batch to batch, unless a batch made one large (recorded
+ * prompts, say).
  */
 export class EncodedSpanBatch {
-  private readonly groups = new Map<Resource, Map<Scope, ScopeSpans>>()
+  private groups = new Map<Resource, Map<Scope, ScopeSpans>>()
+  /** Writers of the last batch, emptied, for the next one's groups. */
+  private readonly spare: ProtoWriter[] = []
   private request = new ProtoWriter(WRITER_BYTES)
   /** Spans added since the last take. */
   count = 0
@@ -439,7 +442,7 @@ export class EncodedSpanBatch {
     let scopes = this.groups.get(span.resource)
     if (!scopes) this.groups.set(span.resource, (scopes = new Map()))
     let group = scopes.get(span.instrumentationScope)
-    if (!group) scopes.set(span.instrumentationScope, (group = { scope: span.instrumentationScope, spans: new ProtoWriter(WRITER_BYTES) }))
+    if (!group) scopes.set(span.instrumentationScope, (group = { scope: span.instrumentationScope, spans: this.spare.pop() ?? new ProtoWriter(WRITER_BYTES) }))
     const before = group.spans.pos
     writeSpan(group.spans, span)
     this.bytes += group.spans.pos - before
@@ -451,9 +454,6 @@ export class EncodedSpanBatch {
     const w = this.request
     w.reset()
     for (const [resource, scopes] of this.groups) {
-      let empty = true
-      for (const group of scopes.values()) if (group.spans.pos > 0) empty = false
-      if (empty) continue
       w.uint32(tag(1, LEN))
       const resourceSpans = w.begin()
       w.uint32(tag(1, LEN))
@@ -462,9 +462,7 @@ export class EncodedSpanBatch {
       w.uint32(tag(2, VARINT))
       w.uint32(0)
       w.end(resourceAt)
-      for (const group of scopes.values()) {
-        const { scope, spans } = group
-        if (spans.pos === 0) continue
+      for (const { scope, spans } of scopes.values()) {
         w.uint32(tag(2, LEN))
         const scopeSpans = w.begin()
         w.uint32(tag(1, LEN))
@@ -479,8 +477,10 @@ export class EncodedSpanBatch {
         w.ensure(spans.pos)
         w.buffer.set(spans.bytes(), w.pos)
         w.pos += spans.pos
-        if (spans.buffer.length > KEEP_BYTES) group.spans = new ProtoWriter(WRITER_BYTES)
-        else spans.reset()
+        if (spans.buffer.length <= KEEP_BYTES) {
+          spans.reset()
+          this.spare.push(spans)
+        }
         if (scope.schemaUrl) {
           w.uint32(tag(3, LEN))
           w.string(scope.schemaUrl)
@@ -493,6 +493,7 @@ export class EncodedSpanBatch {
       }
       w.end(resourceSpans)
     }
+    this.groups = new Map()
     this.count = 0
     this.bytes = 0
     const request = w.bytes().slice()

@@ -6,7 +6,7 @@
 // Nothing is queued without bound: spans handed over but not yet sent are counted, and past a limit
 // new spans are dropped (and the drop logged) until the collector catches up.
 import { TraceFlags } from '@opentelemetry/api'
-import { ExportResultCode } from '@opentelemetry/core'
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core'
 import { OTLPExporterBase } from '@opentelemetry/otlp-exporter-base'
 import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentelemetry/otlp-exporter-base/node-http'
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
@@ -35,8 +35,14 @@ interface EncodedRequest {
   readonly spans: number
 }
 
-/** Longest wait for the exporter to send what it holds at a flush. */
+/** Longest wait for the exporter to send what it holds at a flush or at shutdown. */
 const FLUSH_TIMEOUT_MS = 5000
+
+async function withinFlushTimeout(work: Promise<void>): Promise<void> {
+  let timeout: ReturnType<typeof setTimeout> | undefined
+  await Promise.race([work, new Promise<void>((resolve) => (timeout = setTimeout(resolve, FLUSH_TIMEOUT_MS)))])
+  clearTimeout(timeout)
+}
 
 /** The OTLP/protobuf trace exporter over HTTP, taking requests this process encoded. */
 function otlpExporter(url: string, headers: Readonly<Record<string, string>>, concurrencyLimit: number): OTLPExporterBase<EncodedRequest> {
@@ -67,8 +73,9 @@ export class OtlpSpanProcessor implements SpanProcessor {
     this.batchBytes = options.batchBytes ?? 4 * 1024 * 1024
     this.delayMs = options.delayMs ?? 200
     this.maxPending = options.maxPending ?? 16_384
-    // Enough concurrent exports for every pending span: the limit that drops spans is maxPending's.
-    this.exporter = otlpExporter(options.url, options.headers, Math.ceil(this.maxPending / this.batchSize) + 1)
+    // Every export holds at least one span, so this many concurrent exports are never reached: the only
+    // limit that drops spans is maxPending (batches left by their timer are small and can be many).
+    this.exporter = otlpExporter(options.url, options.headers, this.maxPending)
   }
 
   onStart(): void {}
@@ -94,14 +101,20 @@ export class OtlpSpanProcessor implements SpanProcessor {
     const spans = this.batch.count
     if (spans === 0) return
     this.pending += spans
-    this.exporter.export({ bytes: this.batch.take(), spans }, (result) => {
+    const done = (result: ExportResult) => {
       this.pending -= spans
-      if (result.code !== ExportResultCode.SUCCESS) {
-        // An HTTP failure (OTLPExporterError) carries the collector's status and answer.
-        const { code, data } = (result.error ?? {}) as { code?: unknown; data?: unknown }
-        this.options.log.warning('span export failed', { spans, error: String(result.error), status: code, answer: typeof data === 'string' ? data.slice(0, 200) : undefined })
-      }
-    })
+      if (result.code === ExportResultCode.SUCCESS) return
+      // A batch the collector refused outright (OTLPExporterError) carries its status and answer; one
+      // that kept failing with a retryable status or timing out only says so.
+      const { code, data } = (result.error ?? {}) as { code?: unknown; data?: unknown }
+      this.options.log.warning('span export failed', { spans, error: String(result.error), status: code, answer: typeof data === 'string' ? data.slice(0, 200) : undefined })
+    }
+    try {
+      this.exporter.export({ bytes: this.batch.take(), spans }, done)
+    } catch (error) {
+      // Not expected of the exporter; if it happens, the spans are lost but never counted as pending.
+      done({ code: ExportResultCode.FAILED, error: error as Error })
+    }
     if (this.dropped > 0) {
       this.options.log.warning('spans dropped while span export was behind', { dropped: this.dropped })
       this.dropped = 0
@@ -111,15 +124,14 @@ export class OtlpSpanProcessor implements SpanProcessor {
   /** Resolves once every span ended so far is sent (or its export failed), or after the flush timeout. */
   async forceFlush(): Promise<void> {
     this.handOver()
-    let timeout: ReturnType<typeof setTimeout> | undefined
-    await Promise.race([this.exporter.forceFlush(), new Promise<void>((resolve) => (timeout = setTimeout(resolve, FLUSH_TIMEOUT_MS)))])
-    clearTimeout(timeout)
+    await withinFlushTimeout(this.exporter.forceFlush())
   }
 
+  /** Sends what is held (spans ending from now on are not taken) and stops, within the flush timeout. */
   async shutdown(): Promise<void> {
     if (this.closed) return
-    await this.forceFlush()
     this.closed = true
-    await this.exporter.shutdown()
+    this.handOver()
+    await withinFlushTimeout(this.exporter.shutdown())
   }
 }

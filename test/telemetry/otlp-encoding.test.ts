@@ -186,3 +186,30 @@ test('a batch grown past a megabyte (large recorded prompts) still encodes exact
     expect(batch.bytes).toBe(0)
   }
 })
+
+test('spans of several scopes and resources come out grouped in the order each first appears in its batch, batch after batch', () => {
+  const spans = recorded({ 'service.name': 'scopes' }, (p) => {
+    for (const name of ['a', 'b', 'b', 'a']) p.getTracer(`scope-${name}`, '1').startSpan(`span of ${name}`).end()
+  })
+  const other = recorded({ 'service.name': 'other' }, (p) => p.getTracer('scope-a', '1').startSpan('other resource').end())
+  const batch = new EncodedSpanBatch()
+  const take = (list: ReadableSpan[]) => {
+    for (const span of list) batch.add(span)
+    return hex(batch.take())
+  }
+  // a then b; then b then a (the order of the second batch, not the first); then resources swapped.
+  for (const list of [spans.slice(0, 2), spans.slice(2, 4), [other[0]!, spans[0]!], [spans[1]!, other[0]!, spans[3]!]])
+    expect(take(list)).toBe(hex(ProtobufTraceSerializer.serializeRequest(list)!))
+})
+
+test('attribute values the SDK never records (key-value lists, bytes, mixed arrays) encode as the serializer encodes them', () => {
+  const [model] = recorded({ 'service.name': 'hand-made' }, (p) => p.getTracer('t').startSpan('model').end())
+  const values = {
+    kvlist: { b: 'x', a: 1, nested: { deep: [true, 2.5, 'é'] } } as unknown,
+    bytes: new Uint8Array([0, 1, 255]) as unknown,
+    mixed: ['a', 1, false, null, undefined, 1.5, [2]] as unknown,
+    empty: {} as unknown,
+  } as Attributes
+  const span = { ...model!, spanContext: () => model!.spanContext(), attributes: values } as ReadableSpan
+  expectSameBytes([span])
+})

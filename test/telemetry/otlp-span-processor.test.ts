@@ -236,3 +236,33 @@ test('a batch whose spans are large leaves once it holds batchBytes, before it h
   expect(r.spans.map((s) => s.name)).toEqual(['big 0', 'big 1', 'big 2', 'big 3'])
   expect(r.requests).toBe(2)
 })
+
+test('many small batches waiting on a stalled collector are all held up to maxPending: only then are spans dropped', async () => {
+  let release!: () => void
+  const released = new Promise<void>((resolve) => (release = resolve))
+  let received = 0
+  const stalled = Bun.serve({
+    hostname: '127.0.0.1',
+    port: 0,
+    async fetch(req) {
+      await req.arrayBuffer()
+      received++
+      await released
+      return new Response(new Uint8Array(0), { headers: { 'content-type': 'application/x-protobuf' } })
+    },
+  })
+  cleanup.defer(() => stalled.stop(true))
+  // One span per batch (each leaves by its 1 ms timer): 45 exports in flight, past the 33 that one
+  // concurrent export per 512 pending spans would have allowed.
+  const { tracer, processor, logs } = tracerWith({ url: `http://127.0.0.1:${stalled.port}/v1/traces`, delayMs: 1, maxPending: 45 })
+  for (let i = 0; i < 50; i++) {
+    tracer.startSpan(`small ${i}`).end()
+    await Bun.sleep(3)
+  }
+  const warnings = () => logs.lines.filter((l) => l.level === 'warning').map((l) => l.msg)
+  expect(warnings()).toEqual(['span export is behind: dropping spans until the collector catches up'])
+  release()
+  await processor.forceFlush()
+  expect(received).toBe(45)
+  expect(warnings()).not.toContain('span export failed')
+})

@@ -30,6 +30,10 @@ test('traceparent and tracestate are what the W3C propagator writes, for sampled
   const headers: Record<string, string> = {}
   injectTraceContext({ traceId: TRACE_ID, spanId: SPAN_ID, traceFlags: TraceFlags.SAMPLED }, headers)
   expect(headers).toEqual({ traceparent: `00-${TRACE_ID}-${SPAN_ID}-01` })
+  // Flags are two hex digits whatever their value (the propagator writes "0" and then the digits).
+  const flagged: Record<string, string> = {}
+  injectTraceContext({ traceId: TRACE_ID, spanId: SPAN_ID, traceFlags: 0x1f }, flagged)
+  expect(flagged).toEqual({ traceparent: `00-${TRACE_ID}-${SPAN_ID}-1f` })
   const empty: Record<string, string> = {}
   injectTraceContext({ traceId: TRACE_ID, spanId: SPAN_ID, traceFlags: TraceFlags.NONE, traceState: new TraceState('') }, empty)
   expect(empty).toEqual({ traceparent: `00-${TRACE_ID}-${SPAN_ID}-00` })
