@@ -35,6 +35,12 @@ interface EncodedRequest {
   readonly spans: number
 }
 
+/**
+ * Exports in flight at once. A batch due while they are (a slow or stalled collector) waits and keeps
+ * filling until one is over: a few large requests rather than one connection per small batch.
+ */
+const MAX_EXPORTS = 8
+
 /** Longest wait for the exporter to send what it holds at a flush or at shutdown. */
 const FLUSH_TIMEOUT_MS = 5000
 
@@ -64,6 +70,9 @@ export class OtlpSpanProcessor implements SpanProcessor {
   private readonly batch = new EncodedSpanBatch()
   /** Spans handed to the exporter whose export is not over. */
   private pending = 0
+  /** Exports not over, and whether a batch is due but waits for one of them to end. */
+  private exports = 0
+  private due = false
   private dropped = 0
   private timer?: ReturnType<typeof setTimeout>
   private closed = false
@@ -73,9 +82,8 @@ export class OtlpSpanProcessor implements SpanProcessor {
     this.batchBytes = options.batchBytes ?? 4 * 1024 * 1024
     this.delayMs = options.delayMs ?? 200
     this.maxPending = options.maxPending ?? 16_384
-    // Every export holds at least one span, so this many concurrent exports are never reached: the only
-    // limit that drops spans is maxPending (batches left by their timer are small and can be many).
-    this.exporter = otlpExporter(options.url, options.headers, this.maxPending)
+    // Never reached: MAX_EXPORTS is the processor's own limit, and maxPending the one that drops spans.
+    this.exporter = otlpExporter(options.url, options.headers, MAX_EXPORTS + 1)
   }
 
   onStart(): void {}
@@ -100,9 +108,17 @@ export class OtlpSpanProcessor implements SpanProcessor {
     this.timer = undefined
     const spans = this.batch.count
     if (spans === 0) return
+    if (this.exports >= MAX_EXPORTS) {
+      this.due = true
+      return
+    }
+    this.due = false
+    this.exports++
     this.pending += spans
     const done = (result: ExportResult) => {
+      this.exports--
       this.pending -= spans
+      if (this.due) this.handOver()
       if (result.code === ExportResultCode.SUCCESS) return
       // A batch the collector refused outright (OTLPExporterError) carries its status and answer; one
       // that kept failing with a retryable status or timing out only says so.
@@ -123,15 +139,22 @@ export class OtlpSpanProcessor implements SpanProcessor {
 
   /** Resolves once every span ended so far is sent (or its export failed), or after the flush timeout. */
   async forceFlush(): Promise<void> {
-    this.handOver()
-    await withinFlushTimeout(this.exporter.forceFlush())
+    await withinFlushTimeout(this.drain())
   }
 
   /** Sends what is held (spans ending from now on are not taken) and stops, within the flush timeout. */
   async shutdown(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    this.handOver()
-    await withinFlushTimeout(this.exporter.shutdown())
+    await withinFlushTimeout(this.drain().then(() => this.exporter.shutdown()))
+  }
+
+  /** Hands over the batch and waits for every export, until none is left (a due batch leaves as one ends). */
+  private async drain(): Promise<void> {
+    for (;;) {
+      this.handOver()
+      if (this.exports === 0) return
+      await this.exporter.forceFlush()
+    }
   }
 }

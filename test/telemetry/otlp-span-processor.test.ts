@@ -237,32 +237,39 @@ test('a batch whose spans are large leaves once it holds batchBytes, before it h
   expect(r.requests).toBe(2)
 })
 
-test('many small batches waiting on a stalled collector are all held up to maxPending: only then are spans dropped', async () => {
+test('while a stalled collector holds eight exports, the next batch waits and fills (up to maxPending) and leaves as one when an export ends', async () => {
+  const r = await receiver()
   let release!: () => void
   const released = new Promise<void>((resolve) => (release = resolve))
-  let received = 0
+  let inFlight = 0
+  let mostInFlight = 0
+  // In front of the receiver: holds every export until released, counting how many wait at once.
   const stalled = Bun.serve({
     hostname: '127.0.0.1',
     port: 0,
     async fetch(req) {
-      await req.arrayBuffer()
-      received++
+      const body = await req.arrayBuffer()
+      mostInFlight = Math.max(mostInFlight, ++inFlight)
       await released
-      return new Response(new Uint8Array(0), { headers: { 'content-type': 'application/x-protobuf' } })
+      inFlight--
+      return fetch(`${r.url}/v1/traces`, { method: 'POST', headers: req.headers, body })
     },
   })
   cleanup.defer(() => stalled.stop(true))
-  // One span per batch (each leaves by its 1 ms timer): 45 exports in flight, past the 33 that one
-  // concurrent export per 512 pending spans would have allowed.
+  // One span per batch (each leaves by its 1 ms timer) until eight exports wait; the rest gather.
   const { tracer, processor, logs } = tracerWith({ url: `http://127.0.0.1:${stalled.port}/v1/traces`, delayMs: 1, maxPending: 45 })
   for (let i = 0; i < 50; i++) {
     tracer.startSpan(`small ${i}`).end()
-    await Bun.sleep(3)
+    await Bun.sleep(2)
   }
   const warnings = () => logs.lines.filter((l) => l.level === 'warning').map((l) => l.msg)
   expect(warnings()).toEqual(['span export is behind: dropping spans until the collector catches up'])
+  expect(mostInFlight).toBe(8)
   release()
   await processor.forceFlush()
-  expect(received).toBe(45)
+  // The eight held exports, then the 37 spans that gathered meanwhile in one; the last five were dropped.
+  expect(r.requests).toBe(9)
+  // (The eight held exports are released together: they may reach the receiver in any order.)
+  expect(r.spans.map((s) => s.name).sort()).toEqual(Array.from({ length: 45 }, (_, i) => `small ${i}`).sort())
   expect(warnings()).not.toContain('span export failed')
 })
