@@ -90,7 +90,8 @@ export class OtlpSpanProcessor implements SpanProcessor {
 
   onEnd(span: ReadableSpan): void {
     if (this.closed || (span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return
-    if (this.pending + this.batch.count >= this.maxPending) {
+    // A batch waiting for an export to end may grow past batchBytes, to four times it (recorded prompts).
+    if (this.pending + this.batch.count >= this.maxPending || this.batch.bytes >= 4 * this.batchBytes) {
       if (this.dropped++ === 0) this.options.log.warning('span export is behind: dropping spans until the collector catches up', { max_pending: this.maxPending })
       return
     }

@@ -273,3 +273,31 @@ test('while a stalled collector holds eight exports, the next batch waits and fi
   expect(r.spans.map((s) => s.name).sort()).toEqual(Array.from({ length: 45 }, (_, i) => `small ${i}`).sort())
   expect(warnings()).not.toContain('span export failed')
 })
+
+test('a batch waiting behind eight held exports stops taking spans at four times batchBytes', async () => {
+  let release!: () => void
+  const released = new Promise<void>((resolve) => (release = resolve))
+  const held = Bun.serve({
+    hostname: '127.0.0.1',
+    port: 0,
+    async fetch(req) {
+      await req.arrayBuffer()
+      await released
+      return new Response(new Uint8Array(0), { headers: { 'content-type': 'application/x-protobuf' } })
+    },
+  })
+  cleanup.defer(() => held.stop(true))
+  const { tracer, processor, logs } = tracerWith({ url: `http://127.0.0.1:${held.port}/v1/traces`, delayMs: 1, batchBytes: 10_000 })
+  for (let i = 0; i < 8; i++) {
+    tracer.startSpan(`held ${i}`).end()
+    await Bun.sleep(3)
+  }
+  // About 2 KB a span: the waiting batch reaches 40 000 bytes after about 20 of them, then spans are dropped.
+  for (let i = 0; i < 30; i++) tracer.startSpan(`waiting ${i}`).setAttribute('gen_ai.input.messages', 'q'.repeat(2000)).end()
+  expect(logs.lines.filter((l) => l.level === 'warning').map((l) => l.msg)).toEqual(['span export is behind: dropping spans until the collector catches up'])
+  release()
+  await processor.forceFlush()
+  const dropped = logs.lines.find((l) => l.msg === 'spans dropped while span export was behind')?.dropped as number
+  expect(dropped).toBeGreaterThanOrEqual(8)
+  expect(dropped).toBeLessThanOrEqual(12)
+})
