@@ -1,6 +1,7 @@
-// Tracing: an OpenTelemetry tracer exporting OTLP/protobuf in batches when an endpoint is configured; otherwise a no-op tracer whose spans cost nothing but still carry the
-// client's W3C trace context to the engines. Spans are created with explicit parent contexts (no
-// async-context machinery on the request path).
+// Tracing: an OpenTelemetry tracer exporting OTLP/protobuf in batches when an endpoint is configured;
+// otherwise a no-op tracer whose spans cost nothing but still carry the client's W3C trace context to
+// the engines. Spans are created with explicit parent contexts (no async-context machinery on the
+// request path).
 import { INVALID_SPANID, INVALID_TRACEID, context as otelContext, trace, type Context, type Span, type SpanContext, type Tracer } from '@opentelemetry/api'
 import { W3CTraceContextPropagator } from '@opentelemetry/core'
 import { resourceFromAttributes } from '@opentelemetry/resources'
