@@ -41,6 +41,9 @@ interface EncodedRequest {
  */
 const MAX_EXPORTS = 8
 
+/** Failed exports are logged at most once in this long, with how many failed since the last line. */
+const FAILURE_LOG_MS = 10_000
+
 /** Longest wait for the exporter to send what it holds at a flush or at shutdown. */
 const FLUSH_TIMEOUT_MS = 5000
 
@@ -73,6 +76,9 @@ export class OtlpSpanProcessor implements SpanProcessor {
   /** Exports not over, and whether a batch is due but waits for one of them to end. */
   private exports = 0
   private due = false
+  /** Failed exports not logged yet (see FAILURE_LOG_MS), and the last one's details. */
+  private failed = { batches: 0, spans: 0, last: {} as Record<string, unknown> }
+  private failureLoggedAt = -Infinity
   private dropped = 0
   private timer?: ReturnType<typeof setTimeout>
   private closed = false
@@ -124,7 +130,10 @@ export class OtlpSpanProcessor implements SpanProcessor {
       // A batch the collector refused outright (OTLPExporterError) carries its status and answer; one
       // that kept failing with a retryable status or timing out only says so.
       const { code, data } = (result.error ?? {}) as { code?: unknown; data?: unknown }
-      this.options.log.warning('span export failed', { spans, error: String(result.error), status: code, answer: typeof data === 'string' ? data.slice(0, 200) : undefined })
+      this.failed.batches++
+      this.failed.spans += spans
+      this.failed.last = { error: String(result.error), status: code, answer: typeof data === 'string' ? data.slice(0, 200) : undefined }
+      if (performance.now() - this.failureLoggedAt >= FAILURE_LOG_MS) this.logFailures()
     }
     try {
       this.exporter.export({ bytes: this.batch.take(), spans }, done)
@@ -148,6 +157,15 @@ export class OtlpSpanProcessor implements SpanProcessor {
     if (this.closed) return
     this.closed = true
     await withinFlushTimeout(this.drain().then(() => this.exporter.shutdown()))
+    if (this.failed.batches > 0) this.logFailures()
+  }
+
+  /** One line for the exports that failed since the last: how many, and the last one's error. */
+  private logFailures(): void {
+    this.failureLoggedAt = performance.now()
+    const { batches, spans, last } = this.failed
+    this.options.log.warning('span export failed', { batches, spans, ...last })
+    this.failed = { batches: 0, spans: 0, last: {} }
   }
 
   /** Hands over the batch and waits for every export, until none is left (a due batch leaves as one ends). */

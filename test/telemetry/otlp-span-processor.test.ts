@@ -131,7 +131,7 @@ test('while the collector does not answer, spans beyond max pending are dropped 
   expect(logs.lines.find((l) => l.msg === 'spans dropped while span export was behind')?.dropped).toBe(6)
 })
 
-test('the configured headers reach the collector; a batch the collector refuses is logged with its error', async () => {
+test('the configured headers reach the collector; a batch the collector refuses is logged with its status and answer', async () => {
   const seen: { auth: string | null; type: string | null }[] = []
   const refusing = Bun.serve({
     hostname: '127.0.0.1',
@@ -150,7 +150,7 @@ test('the configured headers reach the collector; a batch the collector refuses 
   expect(seen).toEqual([{ auth: 'Bearer collector-token', type: 'application/x-protobuf' }])
   const failure = logs.lines.find((l) => l.msg === 'span export failed')
   expect(failure?.level).toBe('warning')
-  expect(failure?.spans).toBe(2)
+  expect([failure?.batches, failure?.spans]).toEqual([1, 2])
   expect(failure?.status).toBe(400)
   expect(failure?.answer).toBe('bad request')
 })
@@ -300,4 +300,19 @@ test('a batch waiting behind eight held exports stops taking spans at four times
   const dropped = logs.lines.find((l) => l.msg === 'spans dropped while span export was behind')?.dropped as number
   expect(dropped).toBeGreaterThanOrEqual(8)
   expect(dropped).toBeLessThanOrEqual(12)
+})
+
+test('a collector refusing every batch gets one failure line, then one per ten seconds with the count since; the rest at shutdown', async () => {
+  const refusing = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: async (req) => (await req.arrayBuffer(), new Response('no', { status: 400 })) })
+  cleanup.defer(() => refusing.stop(true))
+  const { tracer, processor, logs } = tracerWith({ url: `http://127.0.0.1:${refusing.port}/v1/traces`, batchSize: 2, delayMs: 60_000 })
+  for (let i = 0; i < 10; i++) tracer.startSpan(`refused ${i}`).end()
+  await processor.forceFlush()
+  const failures = () => logs.lines.filter((l) => l.msg === 'span export failed').map((l) => [l.batches, l.spans, l.status])
+  expect(failures()).toEqual([[1, 2, 400]])
+  await processor.shutdown()
+  expect(failures()).toEqual([
+    [1, 2, 400],
+    [4, 8, 400],
+  ])
 })
