@@ -76,6 +76,8 @@ export class OtlpSpanProcessor implements SpanProcessor {
   /** Exports not over, and whether a batch is due but waits for one of them to end. */
   private exports = 0
   private due = false
+  /** Exports over so far (drain's sign of progress). */
+  private ended = 0
   /** Failed exports not logged yet (see FAILURE_LOG_MS), and the last one's details. */
   private failed = { batches: 0, spans: 0, last: {} as Record<string, unknown> }
   private failureLoggedAt = -Infinity
@@ -124,6 +126,7 @@ export class OtlpSpanProcessor implements SpanProcessor {
     this.pending += spans
     const done = (result: ExportResult) => {
       this.exports--
+      this.ended++
       this.pending -= spans
       if (this.due) this.handOver()
       if (result.code === ExportResultCode.SUCCESS) return
@@ -173,7 +176,10 @@ export class OtlpSpanProcessor implements SpanProcessor {
     for (;;) {
       this.handOver()
       if (this.exports === 0) return
+      const ended = this.ended
       await this.exporter.forceFlush()
+      // The exporter holds nothing more of ours (it did not call back): stop rather than spin.
+      if (this.ended === ended) return
     }
   }
 }
