@@ -27,6 +27,10 @@ export interface OtlpSpanProcessorOptions {
   readonly delayMs?: number
   /** Spans handed to the exporter but not yet sent past which new spans are dropped (an unreachable collector). */
   readonly maxPending?: number
+  /** Failed exports are logged at most once in this long, ms, with how many failed since the last line. */
+  readonly failureLogMs?: number
+  /** Longest wait for what is held to be sent at a flush or at shutdown, ms. */
+  readonly flushTimeoutMs?: number
 }
 
 /** An export request already encoded, and how many spans it holds (for the exporter's own accounting). */
@@ -41,16 +45,12 @@ interface EncodedRequest {
  */
 const MAX_EXPORTS = 8
 
-/** Failed exports are logged at most once in this long, with how many failed since the last line. */
-const FAILURE_LOG_MS = 10_000
-
-/** Longest wait for the exporter to send what it holds at a flush or at shutdown. */
-const FLUSH_TIMEOUT_MS = 5000
-
-async function withinFlushTimeout(work: Promise<void>): Promise<void> {
+/** Whether `work` settled within `ms` (false: it was left running). */
+async function within(ms: number, work: Promise<void>): Promise<boolean> {
   let timeout: ReturnType<typeof setTimeout> | undefined
-  await Promise.race([work, new Promise<void>((resolve) => (timeout = setTimeout(resolve, FLUSH_TIMEOUT_MS)))])
+  const settled = await Promise.race([work.then(() => true), new Promise<boolean>((resolve) => (timeout = setTimeout(resolve, ms, false)))])
   clearTimeout(timeout)
+  return settled
 }
 
 /** The OTLP/protobuf trace exporter over HTTP, taking requests this process encoded. */
@@ -64,34 +64,46 @@ function otlpExporter(url: string, headers: Readonly<Record<string, string>>, co
   return new OTLPExporterBase(createOtlpHttpExportDelegate(options, serializer, 'otlp_http_span_exporter', spans, undefined))
 }
 
+/** A flush waiting for every export numbered below `before` to be over. */
+interface FlushWaiter {
+  readonly before: number
+  readonly resolve: () => void
+}
+
 export class OtlpSpanProcessor implements SpanProcessor {
   private readonly exporter: OTLPExporterBase<EncodedRequest>
   private readonly batchSize: number
   private readonly batchBytes: number
   private readonly delayMs: number
   private readonly maxPending: number
+  private readonly failureLogMs: number
+  private readonly flushTimeoutMs: number
   private readonly batch = new EncodedSpanBatch()
   /** Spans handed to the exporter whose export is not over. */
   private pending = 0
-  /** Exports not over, and whether a batch is due but waits for one of them to end. */
-  private exports = 0
+  /** Exports started so far; the numbers (in start order) of those not over; whether a batch is due but waits for one of them to end. */
+  private started = 0
+  private readonly inFlight = new Set<number>()
   private due = false
-  /** Exports over so far (drain's sign of progress). */
-  private ended = 0
-  /** Failed exports not logged yet (see FAILURE_LOG_MS), and the last one's details. */
+  private waiters: FlushWaiter[] = []
+  /** Failed exports not logged yet (see failureLogMs), and the last one's details. */
   private failed = { batches: 0, spans: 0, last: {} as Record<string, unknown> }
   private failureLoggedAt = -Infinity
+  private failureTimer?: ReturnType<typeof setTimeout>
   private dropped = 0
   private timer?: ReturnType<typeof setTimeout>
   private closed = false
+  private closing?: Promise<void>
 
   constructor(private readonly options: OtlpSpanProcessorOptions) {
     this.batchSize = options.batchSize ?? 512
     this.batchBytes = options.batchBytes ?? 4 * 1024 * 1024
     this.delayMs = options.delayMs ?? 200
     this.maxPending = options.maxPending ?? 16_384
+    this.failureLogMs = options.failureLogMs ?? 10_000
+    this.flushTimeoutMs = options.flushTimeoutMs ?? 5000
     // Never reached: MAX_EXPORTS is the processor's own limit, and maxPending the one that drops spans.
-    this.exporter = otlpExporter(options.url, options.headers, MAX_EXPORTS + 1)
+    this.exporter = otlpExporter(options.url, options.headers, 2 * MAX_EXPORTS)
   }
 
   onStart(): void {}
@@ -117,26 +129,23 @@ export class OtlpSpanProcessor implements SpanProcessor {
     this.timer = undefined
     const spans = this.batch.count
     if (spans === 0) return
-    if (this.exports >= MAX_EXPORTS) {
+    if (this.inFlight.size >= MAX_EXPORTS) {
       this.due = true
       return
     }
     this.due = false
-    this.exports++
+    const id = this.started++
+    this.inFlight.add(id)
     this.pending += spans
+    let over = false
     const done = (result: ExportResult) => {
-      this.exports--
-      this.ended++
+      if (over) return
+      over = true
+      this.inFlight.delete(id)
       this.pending -= spans
       if (this.due) this.handOver()
-      if (result.code === ExportResultCode.SUCCESS) return
-      // A batch the collector refused outright (OTLPExporterError) carries its status and answer; one
-      // that kept failing with a retryable status or timing out only says so.
-      const { code, data } = (result.error ?? {}) as { code?: unknown; data?: unknown }
-      this.failed.batches++
-      this.failed.spans += spans
-      this.failed.last = { error: String(result.error), status: code, answer: typeof data === 'string' ? data.slice(0, 200) : undefined }
-      if (performance.now() - this.failureLoggedAt >= FAILURE_LOG_MS) this.logFailures()
+      if (result.code !== ExportResultCode.SUCCESS) this.failure(result, spans)
+      if (this.waiters.length > 0) this.wakeFlushes()
     }
     try {
       this.exporter.export({ bytes: this.batch.take(), spans }, done)
@@ -144,42 +153,91 @@ export class OtlpSpanProcessor implements SpanProcessor {
       // Not expected of the exporter; if it happens, the spans are lost but never counted as pending.
       done({ code: ExportResultCode.FAILED, error: error as Error })
     }
-    if (this.dropped > 0) {
-      this.options.log.warning('spans dropped while span export was behind', { dropped: this.dropped })
-      this.dropped = 0
+    this.logDropped()
+  }
+
+  /** Counts a failed export, and logs the failures unless a line went out within failureLogMs (then a timer does, once it has passed). */
+  private failure(result: ExportResult, spans: number): void {
+    // A batch the collector refused outright (OTLPExporterError) carries its status and answer; one
+    // that kept failing with a retryable status or timing out only says so.
+    const { code, data } = (result.error ?? {}) as { code?: unknown; data?: unknown }
+    this.failed.batches++
+    this.failed.spans += spans
+    this.failed.last = { error: String(result.error), status: code, answer: typeof data === 'string' ? data.slice(0, 200) : undefined }
+    const since = performance.now() - this.failureLoggedAt
+    if (since >= this.failureLogMs) this.logFailures()
+    else if (!this.failureTimer) {
+      this.failureTimer = setTimeout(() => this.logFailures(), this.failureLogMs - since)
+      this.failureTimer.unref()
     }
   }
 
-  /** Resolves once every span ended so far is sent (or its export failed), or after the flush timeout. */
+  /** Resolves once every span ended before the call is sent (or its export failed), or after the flush timeout. */
   async forceFlush(): Promise<void> {
-    await withinFlushTimeout(this.drain())
+    await within(this.flushTimeoutMs, this.drain())
+    this.logDropped()
   }
 
-  /** Sends what is held (spans ending from now on are not taken) and stops, within the flush timeout. */
-  async shutdown(): Promise<void> {
-    if (this.closed) return
+  /** Sends what is held (spans ending from now on are not taken) and stops, within the flush timeout; a second call waits for the first. */
+  shutdown(): Promise<void> {
+    return (this.closing ??= this.close())
+  }
+
+  private async close(): Promise<void> {
     this.closed = true
-    await withinFlushTimeout(this.drain().then(() => this.exporter.shutdown()))
+    const finished = await within(
+      this.flushTimeoutMs,
+      this.drain().then(() => this.exporter.shutdown()),
+    )
     if (this.failed.batches > 0) this.logFailures()
+    clearTimeout(this.failureTimer)
+    this.logDropped()
+    const unsent = this.pending + this.batch.count
+    if (!finished && unsent > 0) this.options.log.warning('span export did not finish at shutdown: spans not sent', { spans: unsent, timeout_ms: this.flushTimeoutMs })
   }
 
   /** One line for the exports that failed since the last: how many, and the last one's error. */
   private logFailures(): void {
+    clearTimeout(this.failureTimer)
+    this.failureTimer = undefined
+    if (this.failed.batches === 0) return
     this.failureLoggedAt = performance.now()
     const { batches, spans, last } = this.failed
     this.options.log.warning('span export failed', { batches, spans, ...last })
     this.failed = { batches: 0, spans: 0, last: {} }
   }
 
-  /** Hands over the batch and waits for every export, until none is left (a due batch leaves as one ends). */
-  private async drain(): Promise<void> {
-    for (;;) {
-      this.handOver()
-      if (this.exports === 0) return
-      const ended = this.ended
-      await this.exporter.forceFlush()
-      // The exporter holds nothing more of ours (it did not call back): stop rather than spin.
-      if (this.ended === ended) return
-    }
+  /** The count of spans dropped since the last line, if any. */
+  private logDropped(): void {
+    if (this.dropped === 0) return
+    this.options.log.warning('spans dropped while span export was behind', { dropped: this.dropped })
+    this.dropped = 0
+  }
+
+  /**
+   * Hands over the batch and resolves once every export started so far, and the batch if it is due
+   * (it leaves as the next export), is over. Exports started later (spans ended after the call) are
+   * not waited for, so a flush under steady traffic ends.
+   */
+  private drain(): Promise<void> {
+    this.handOver()
+    const before = this.started + (this.due ? 1 : 0)
+    if (this.settled(before)) return Promise.resolve()
+    return new Promise((resolve) => this.waiters.push({ before, resolve }))
+  }
+
+  /** Whether every export numbered below `before` has started and is over (inFlight keeps start order). */
+  private settled(before: number): boolean {
+    if (this.started < before) return false
+    const oldest = this.inFlight.values().next()
+    return oldest.done || oldest.value >= before
+  }
+
+  private wakeFlushes(): void {
+    this.waiters = this.waiters.filter((waiter) => {
+      if (!this.settled(waiter.before)) return true
+      waiter.resolve()
+      return false
+    })
   }
 }

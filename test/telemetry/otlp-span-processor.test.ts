@@ -316,3 +316,85 @@ test('a collector refusing every batch gets one failure line, then one per ten s
     [4, 8, 400],
   ])
 })
+
+/** A collector that reads each export and answers only once released (or never). */
+function heldCollector() {
+  let release!: () => void
+  const released = new Promise<void>((resolve) => (release = resolve))
+  let received = 0
+  const server = Bun.serve({
+    hostname: '127.0.0.1',
+    port: 0,
+    async fetch(req) {
+      await req.arrayBuffer()
+      received++
+      await released
+      return new Response(new Uint8Array(0), { headers: { 'content-type': 'application/x-protobuf' } })
+    },
+  })
+  cleanup.defer(() => (release(), server.stop(true)))
+  return { url: `http://127.0.0.1:${server.port}/v1/traces`, release, received: () => received }
+}
+
+test('failures within the ten-second window are logged once it has passed, with no further failure or shutdown needed', async () => {
+  const refusing = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: async (req) => (await req.arrayBuffer(), new Response('no', { status: 400 })) })
+  cleanup.defer(() => refusing.stop(true))
+  const { tracer, processor, logs } = tracerWith({ url: `http://127.0.0.1:${refusing.port}/v1/traces`, batchSize: 1, failureLogMs: 150 })
+  const failures = () => logs.lines.filter((l) => l.msg === 'span export failed').map((l) => [l.batches, l.spans])
+  tracer.startSpan('first').end()
+  await processor.forceFlush()
+  tracer.startSpan('second').end()
+  tracer.startSpan('third').end()
+  await processor.forceFlush()
+  expect(failures()).toEqual([[1, 1]])
+  await Bun.sleep(400)
+  expect(failures()).toEqual([
+    [1, 1],
+    [2, 2],
+  ])
+})
+
+test('a shutdown the collector does not let finish ends after the flush timeout, saying how many spans were not sent and how many were dropped', async () => {
+  const collector = heldCollector()
+  const { tracer, processor, logs } = tracerWith({ url: collector.url, batchSize: 2, delayMs: 60_000, maxPending: 4, flushTimeoutMs: 200 })
+  for (let i = 0; i < 7; i++) tracer.startSpan(`held ${i}`).end()
+  const shutdown = processor.shutdown()
+  // A second shutdown is the same one, not an early return.
+  expect(processor.shutdown()).toBe(shutdown)
+  await shutdown
+  const warnings = logs.lines.filter((l) => l.level === 'warning')
+  expect(warnings.map((l) => l.msg)).toEqual([
+    'span export is behind: dropping spans until the collector catches up',
+    'spans dropped while span export was behind',
+    'span export did not finish at shutdown: spans not sent',
+  ])
+  expect(warnings[1]!.dropped).toBe(3)
+  expect(warnings[2]!.spans).toBe(4)
+  expect(collector.received()).toBe(2)
+})
+
+test('a flush under steady traffic ends once the spans ended before it are sent, not when traffic stops', async () => {
+  const r = await receiver()
+  // Each export takes a little while, so there is always one in flight while spans keep ending.
+  const slow = Bun.serve({
+    hostname: '127.0.0.1',
+    port: 0,
+    async fetch(req) {
+      const body = await req.arrayBuffer()
+      await Bun.sleep(15)
+      return fetch(`${r.url}/v1/traces`, { method: 'POST', headers: req.headers, body })
+    },
+  })
+  cleanup.defer(() => slow.stop(true))
+  // With a flush timeout longer than the test's own, a flush that waited for the traffic to stop would fail the test.
+  const { tracer, processor } = tracerWith({ url: `http://127.0.0.1:${slow.port}/v1/traces`, delayMs: 1, flushTimeoutMs: 60_000 })
+  let n = 0
+  const traffic = setInterval(() => tracer.startSpan(`steady ${n++}`).end(), 1)
+  cleanup.defer(() => clearInterval(traffic))
+  await Bun.sleep(50)
+  const endedBefore = n
+  await processor.forceFlush()
+  const names = new Set(r.spans.map((s) => s.name))
+  for (let i = 0; i < endedBefore; i++) expect(names.has(`steady ${i}`)).toBe(true)
+  clearInterval(traffic)
+})
