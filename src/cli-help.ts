@@ -27,7 +27,9 @@ Usage: sagellm-gateway [options]
 Single engine, as the original: ${ENV.engineHost}, ${ENV.enginePort}, ${ENV.engineModel}, ${ENV.engineId}.
 Sessions: idle sessions expire after ${ENV.sessionTtlMinutes} minutes (default ${DEFAULTS.sessionTtlMinutes}; 0 = never).
 Tracing: the standard OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS,
-OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER(_ARG), OTEL_SDK_DISABLED, OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT.
+OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER(_ARG), OTEL_SDK_DISABLED, OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT,
+OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_EXPORTER_OTLP_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE,
+OTEL_EXPORTER_OTLP_CLIENT_KEY (each also in its _TRACES_ form).
 Everything else (routing, scheduling, retries, circuit breaker, health, sessions, auth, limits, cors, usage) is set in the config
 file; see deploy/config.example.yaml.
 `

@@ -1,18 +1,21 @@
 // The span processor of an exporting tracer: every sampled span is encoded to OTLP/protobuf the moment
 // it ends (otlp-encoding.ts: about a microsecond, and the SDK's span object dies young) into the batch
-// being filled, and a full batch (or one whose delay is up) goes out through the OTLP/HTTP exporter:
-// the transport, retries, timeout and OTEL_EXPORTER_OTLP_* settings of OpenTelemetry's own
-// exporter-trace-otlp-proto, which is built the same way with the SDK's serializer in place of ours.
+// being filled, and a full batch (or one whose delay is up) goes out through the OTLP exporter of
+// @opentelemetry/otlp-exporter-base (its export timeout, concurrency and OTEL_EXPORTER_OTLP_* settings,
+// read as exporter-trace-otlp-proto reads them) over a fetch transport (otlp-fetch-transport.ts: the
+// node-http transport's behaviour and retries, without node:http's streams).
 // Nothing is queued without bound: spans handed over but not yet sent are counted, and past a limit
 // new spans are dropped (and the drop logged) until the collector catches up.
 import { TraceFlags } from '@opentelemetry/api'
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core'
-import { OTLPExporterBase } from '@opentelemetry/otlp-exporter-base'
-import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentelemetry/otlp-exporter-base/node-http'
+import { createOtlpNetworkExportDelegate, ExporterMetrics, OTLPExporterBase, OTLPExporterError } from '@opentelemetry/otlp-exporter-base'
+import { convertLegacyHttpOptions } from '@opentelemetry/otlp-exporter-base/node-http'
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
 import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace'
 import type { Logger } from './logger'
 import { EncodedSpanBatch } from './otlp-encoding'
+import { FetchTransport } from './otlp-fetch-transport'
+import type { CollectorTls } from './telemetry-config'
 
 export interface OtlpSpanProcessorOptions {
   /** The OTLP/HTTP traces URL. */
@@ -31,6 +34,8 @@ export interface OtlpSpanProcessorOptions {
   readonly failureLogMs?: number
   /** Longest wait for what is held to be sent at a flush or at shutdown, ms. */
   readonly flushTimeoutMs?: number
+  /** An https collector's TLS settings. */
+  readonly tls?: CollectorTls
 }
 
 /** An export request already encoded, and how many spans it holds (for the exporter's own accounting). */
@@ -53,15 +58,23 @@ async function within(ms: number, work: Promise<void>): Promise<boolean> {
   return settled
 }
 
-/** The OTLP/protobuf trace exporter over HTTP, taking requests this process encoded. */
-function otlpExporter(url: string, headers: Readonly<Record<string, string>>, concurrencyLimit: number): OTLPExporterBase<EncodedRequest> {
+/** The OTLP/protobuf trace exporter over HTTP (fetch), taking requests this process encoded. */
+function otlpExporter(url: string, headers: Readonly<Record<string, string>>, tls: CollectorTls | undefined, concurrencyLimit: number): OTLPExporterBase<EncodedRequest> {
+  // The OTEL_EXPORTER_OTLP_* settings (endpoint, headers, timeout, compression) read as the SDK's exporter reads them.
   const options = convertLegacyHttpOptions({ url, headers: { ...headers }, concurrencyLimit }, 'TRACES', 'v1/traces', { 'Content-Type': 'application/x-protobuf' })
   const serializer = {
     serializeRequest: (request: EncodedRequest) => request.bytes,
     deserializeResponse: (data: Uint8Array) => ProtobufTraceSerializer.deserializeResponse(data),
   }
-  const spans = { name: 'span' as const, countItems: (request: EncodedRequest) => request.spans }
-  return new OTLPExporterBase(createOtlpHttpExportDelegate(options, serializer, 'otlp_http_span_exporter', spans, undefined))
+  const metrics = new ExporterMetrics<EncodedRequest>({
+    componentType: 'otlp_http_span_exporter',
+    metricsHelper: { name: 'span', countItems: (request) => request.spans },
+    url: options.url,
+    meterProvider: undefined,
+    responseAttributesFromError: (error) => (error instanceof OTLPExporterError ? { 'http.response.status_code': error.code } : error ? {} : { 'http.response.status_code': 200 }),
+  })
+  const transport = new FetchTransport({ url: options.url, headers: options.headers, compression: options.compression, userAgent: options.userAgent, tls })
+  return new OTLPExporterBase(createOtlpNetworkExportDelegate(options, serializer, metrics, transport))
 }
 
 /** A flush waiting for every export numbered below `before` to be over. */
@@ -103,7 +116,7 @@ export class OtlpSpanProcessor implements SpanProcessor {
     this.failureLogMs = options.failureLogMs ?? 10_000
     this.flushTimeoutMs = options.flushTimeoutMs ?? 5000
     // Never reached: MAX_EXPORTS is the processor's own limit, and maxPending the one that drops spans.
-    this.exporter = otlpExporter(options.url, options.headers, 2 * MAX_EXPORTS)
+    this.exporter = otlpExporter(options.url, options.headers, options.tls, 2 * MAX_EXPORTS)
   }
 
   onStart(): void {}

@@ -1,6 +1,8 @@
 // The OpenTelemetry settings, read from the standard OTEL_* variables only (as the original gateway
 // was configured): where traces go, with which headers, which sampler, and whether prompt and
-// completion text may be recorded. Pure: config.ts hands it the environment.
+// completion text may be recorded. config.ts hands it the environment (and a file reader, for the
+// collector's TLS files).
+import { readFileSync } from 'node:fs'
 import { ConfigError } from '../config-values'
 
 export type SamplerName = 'always_on' | 'always_off' | 'traceidratio' | 'parentbased_always_on' | 'parentbased_always_off' | 'parentbased_traceidratio'
@@ -15,6 +17,16 @@ export interface TelemetryConfig {
   readonly samplerRatio: number
   /** OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: prompts and completions on spans. */
   readonly captureContent: boolean
+  /** The collector's TLS: PEM text of the files the OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE / CLIENT_CERTIFICATE / CLIENT_KEY variables name. */
+  readonly tls?: CollectorTls
+}
+
+export interface CollectorTls {
+  /** Certificates trusted for the collector (instead of the system's). */
+  readonly ca?: string
+  /** The gateway's client certificate chain and key (mutual TLS). */
+  readonly cert?: string
+  readonly key?: string
 }
 
 export const OTEL_ENV = {
@@ -29,9 +41,12 @@ export const OTEL_ENV = {
   captureContent: 'OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT',
 } as const
 
+/** The TLS file variables, each also in a TRACES_ form that takes precedence (OTLP exporter spec). */
+const TLS_FILES = { ca: 'CERTIFICATE', cert: 'CLIENT_CERTIFICATE', key: 'CLIENT_KEY' } as const
+
 const SAMPLERS: readonly SamplerName[] = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio']
 
-export function telemetryFromEnv(env: Readonly<Record<string, string | undefined>>): TelemetryConfig {
+export function telemetryFromEnv(env: Readonly<Record<string, string | undefined>>, readFile = (path: string) => readFileSync(path, 'utf8')): TelemetryConfig {
   const get = (name: string) => env[name]?.trim() || undefined
   const disabled = get(OTEL_ENV.disabled)?.toLowerCase() === 'true'
   const sampler = (get(OTEL_ENV.sampler)?.toLowerCase() ?? 'parentbased_always_on') as SamplerName
@@ -39,14 +54,32 @@ export function telemetryFromEnv(env: Readonly<Record<string, string | undefined
   const ratioText = get(OTEL_ENV.samplerArg)
   const ratio = ratioText === undefined ? 1 : Number(ratioText)
   if (!(ratio >= 0 && ratio <= 1)) throw new ConfigError(`${OTEL_ENV.samplerArg}: '${ratioText}' is not a ratio between 0 and 1`)
+  const tracesEndpoint = disabled ? undefined : tracesUrl(get(OTEL_ENV.tracesEndpoint), get(OTEL_ENV.endpoint))
   return {
     serviceName: get(OTEL_ENV.serviceName) ?? 'sagellm-gateway',
-    tracesEndpoint: disabled ? undefined : tracesUrl(get(OTEL_ENV.tracesEndpoint), get(OTEL_ENV.endpoint)),
+    tracesEndpoint,
+    tls: tracesEndpoint ? collectorTls(get, readFile) : undefined,
     headers: { ...parseHeaders(get(OTEL_ENV.headers), OTEL_ENV.headers), ...parseHeaders(get(OTEL_ENV.tracesHeaders), OTEL_ENV.tracesHeaders) },
     sampler,
     samplerRatio: ratio,
     captureContent: get(OTEL_ENV.captureContent)?.toLowerCase() === 'true',
   }
+}
+
+/** The collector's TLS files, read at start-up: a file that cannot be read is a configuration error naming its variable. */
+function collectorTls(get: (name: string) => string | undefined, readFile: (path: string) => string): CollectorTls | undefined {
+  const tls: Record<string, string> = {}
+  for (const [field, suffix] of Object.entries(TLS_FILES)) {
+    const name = get(`OTEL_EXPORTER_OTLP_TRACES_${suffix}`) ? `OTEL_EXPORTER_OTLP_TRACES_${suffix}` : `OTEL_EXPORTER_OTLP_${suffix}`
+    const path = get(name)
+    if (path === undefined) continue
+    try {
+      tls[field] = readFile(path)
+    } catch (e) {
+      throw new ConfigError(`${name}: cannot read '${path}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
+    }
+  }
+  return Object.keys(tls).length > 0 ? tls : undefined
 }
 
 /** The signal-specific endpoint is used as given; the general one gets `/v1/traces` appended (OTLP spec). */

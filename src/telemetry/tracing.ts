@@ -56,7 +56,7 @@ export function createTracing(config: TelemetryConfig, { log, processor }: Traci
     return { ...base, tracer: trace.getTracer('sagellm-gateway'), enabled: false, shutdown: async () => {} }
   }
   // Spans are encoded as they end and sent in batches: no span object outlives its end.
-  const spanProcessor = processor ?? new OtlpSpanProcessor({ url: config.tracesEndpoint!, headers: config.headers, log })
+  const spanProcessor = processor ?? new OtlpSpanProcessor({ url: config.tracesEndpoint!, headers: config.headers, tls: config.tls, log })
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': config.serviceName, 'service.version': VERSION }),
     sampler: samplerOf(config),

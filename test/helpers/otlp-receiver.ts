@@ -297,7 +297,8 @@ interface Waiter {
   settle: (error: Error | undefined) => void
 }
 
-export async function startOtlpReceiver(): Promise<OtlpReceiver> {
+/** With `tls` (a certificate and key) the receiver listens on https. */
+export async function startOtlpReceiver(options: { tls?: { cert: string; key: string } } = {}): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = []
   const errors: string[] = []
   const waiters = new Set<Waiter>()
@@ -323,6 +324,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const server = Bun.serve({
     hostname: '127.0.0.1',
     port: 0,
+    tls: options.tls,
     async fetch(req) {
       if (new URL(req.url).pathname !== '/v1/traces') return new Response('not found', { status: 404 })
       if (req.method !== 'POST') return new Response('method not allowed', { status: 405, headers: { allow: 'POST' } })
@@ -346,7 +348,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   })
 
   return {
-    url: `http://127.0.0.1:${server.port}`,
+    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${server.port}`,
     get spans() {
       return spans
     },

@@ -43,3 +43,23 @@ test('bad values are configuration errors naming the variable', () => {
   expect(messageOf({ OTEL_EXPORTER_OTLP_ENDPOINT: 'grpc://c:4317' })).toContain('OTEL_EXPORTER_OTLP_ENDPOINT')
   expect(messageOf({ OTEL_EXPORTER_OTLP_HEADERS: 'novalue' })).toContain('OTEL_EXPORTER_OTLP_HEADERS')
 })
+
+test('the collector TLS files are read at start-up, the TRACES_ variable before the general one; none without an endpoint', () => {
+  const files: Record<string, string> = { '/etc/ca.pem': 'CA', '/etc/traces-ca.pem': 'TRACES CA', '/etc/cert.pem': 'CERT', '/etc/key.pem': 'KEY' }
+  const read = (path: string) => {
+    if (!(path in files)) throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' })
+    return files[path]!
+  }
+  const tlsEnv = {
+    OTEL_EXPORTER_OTLP_CERTIFICATE: '/etc/ca.pem',
+    OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE: '/etc/traces-ca.pem',
+    OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: '/etc/cert.pem',
+    OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY: '/etc/key.pem',
+  }
+  expect(telemetryFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://c:4318', ...tlsEnv }, read).tls).toEqual({ ca: 'TRACES CA', cert: 'CERT', key: 'KEY' })
+  expect(telemetryFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://c:4318' }, read).tls).toBeUndefined()
+  expect(telemetryFromEnv(tlsEnv, read).tls).toBeUndefined()
+  expect(() => telemetryFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://c:4318', OTEL_EXPORTER_OTLP_CLIENT_KEY: '/etc/missing.pem' }, read)).toThrow(
+    new ConfigError("OTEL_EXPORTER_OTLP_CLIENT_KEY: cannot read '/etc/missing.pem': ENOENT"),
+  )
+})

@@ -6,6 +6,7 @@ import { rmSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { isChat } from '../helpers/anthropic'
 import { writeYamlConfig } from '../helpers/fleet'
+import { startOtlpReceiver } from '../helpers/otlp-receiver'
 import { attemptSpansOf, CHAT, Cleanup, PARENT_ID, PROMPT, serverSpanOf, spanText, startTraced, TRACE_ID } from '../helpers/telemetry'
 
 const cleanup = new Cleanup()
@@ -94,4 +95,15 @@ test("neither an engine's api_key nor the admin key appears in any span", async 
     expect(spanText(span)).not.toContain(ENGINE_KEY)
     expect(spanText(span)).not.toContain(ADMIN_KEY)
   }
+})
+
+test('an https collector with its own CA: OTEL_EXPORTER_OTLP_CERTIFICATE makes the gateway trust it', async () => {
+  const fixtures = `${import.meta.dir}/../fixtures/tls`
+  const https = await startOtlpReceiver({ tls: { cert: await Bun.file(`${fixtures}/loopback.crt`).text(), key: await Bun.file(`${fixtures}/loopback.key`).text() } })
+  cleanup.defer(() => https.stop())
+  const { gw, flushed } = await startTraced(cleanup, { env: { OTEL_EXPORTER_OTLP_ENDPOINT: https.url, OTEL_EXPORTER_OTLP_CERTIFICATE: `${fixtures}/loopback.crt` } })
+  const { response } = await gw.openai().chat.completions.create(CHAT).withResponse()
+  await flushed(response.headers.get('x-request-id')!)
+  expect(https.spans).toHaveLength(2)
+  expect(https.errors).toEqual([])
 })
