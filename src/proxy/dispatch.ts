@@ -68,7 +68,8 @@ interface Failure {
 export class Dispatcher {
   constructor(private readonly deps: DispatcherDeps) {}
 
-  async dispatch(request: DispatchRequest): Promise<Response> {
+  /** The client's Response (a plain request goes straight to routing, without an async frame of its own). */
+  dispatch(request: DispatchRequest): Promise<Response> {
     const { sessionId } = request.hints
     this.deps.telemetry.metrics.requests.inc()
     if (request.record) {
@@ -77,7 +78,11 @@ export class Dispatcher {
       request.record.sessionId = sessionId
     }
     if (request.operation !== 'chat' || !sessionId || !this.deps.sessions) return this.route(request)
-    const turn = await this.deps.sessions.beginTurn(sessionId, request.body.messages as Record<string, unknown>[], request.signal, request.hints.deadlineAt, request.sessionScope)
+    return this.sessionTurn(request, sessionId)
+  }
+
+  private async sessionTurn(request: DispatchRequest, sessionId: string): Promise<Response> {
+    const turn = await this.deps.sessions!.beginTurn(sessionId, request.body.messages as Record<string, unknown>[], request.signal, request.hints.deadlineAt, request.sessionScope)
     try {
       const body = { ...request.body, messages: turn.engineMessages }
       // Locality keys on what the engine will see: the stored history first.
