@@ -298,13 +298,14 @@ export class Exchange implements EngineResponse, BodyFlow {
     }
   }
 
-  async text(): Promise<string> {
-    if (this.waiting || this.whole) throw new TypeError('the body is already being read')
-    const chunks = this.phase === Phase.Done ? this.unread() : await new Promise<Uint8Array[]>((resolve, reject) => (this.whole = { resolve, reject }))
-    if (this.failure) throw this.failure
-    // The chunks are views of the Buffers Bun's socket reads into.
-    if (chunks.length === 1) return (chunks[0] as Buffer).toString('utf8')
-    return Buffer.concat(chunks).toString('utf8')
+  text(): Promise<string> {
+    if (this.waiting || this.whole) return Promise.reject(new TypeError('the body is already being read'))
+    // An answer already complete (most non-streamed ones: head and body in one read) is decoded at once.
+    if (this.phase === Phase.Done) return this.failure ? Promise.reject(this.failure) : Promise.resolve(decode(this.unread()))
+    return new Promise<Uint8Array[]>((resolve, reject) => (this.whole = { resolve, reject })).then((chunks) => {
+      if (this.failure) throw this.failure
+      return decode(chunks)
+    })
   }
 
   /** The chunks not yet read, taken. */
@@ -317,4 +318,10 @@ export class Exchange implements EngineResponse, BodyFlow {
   async json(): Promise<unknown> {
     return JSON.parse(await this.text())
   }
+}
+
+/** The body's text; the chunks are views of the Buffers Bun's socket reads into. */
+function decode(chunks: Uint8Array[]): string {
+  if (chunks.length === 1) return (chunks[0] as Buffer).toString('utf8')
+  return Buffer.concat(chunks).toString('utf8')
 }

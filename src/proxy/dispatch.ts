@@ -170,7 +170,8 @@ export class Dispatcher {
       const response = await postToEngine(engine, ENGINE_PATHS[request.operation], upstream.text, call)
       connected = true
       if (!stream) {
-        const text = await response.text().catch((e) => Promise.reject(describeFailure(e, call)))
+        // A failed read is described by the catch below, as a failed call is.
+        const text = await response.text()
         observed.answered(text)
         registry.recordSuccess(engine)
         turn?.completeFromBody(text, engine.id, request.requestId)
