@@ -59,7 +59,12 @@ async function within(ms: number, work: Promise<void>): Promise<boolean> {
 }
 
 /** The OTLP/protobuf trace exporter over HTTP (fetch), taking requests this process encoded. */
-function otlpExporter(url: string, headers: Readonly<Record<string, string>>, tls: CollectorTls | undefined, concurrencyLimit: number): OTLPExporterBase<EncodedRequest> {
+function otlpExporter(
+  url: string,
+  headers: Readonly<Record<string, string>>,
+  tls: CollectorTls | undefined,
+  concurrencyLimit: number,
+): { exporter: OTLPExporterBase<EncodedRequest>; transport: FetchTransport } {
   // The OTEL_EXPORTER_OTLP_* settings (endpoint, headers, timeout, compression) read as the SDK's exporter reads them.
   const options = convertLegacyHttpOptions({ url, headers: { ...headers }, concurrencyLimit }, 'TRACES', 'v1/traces', { 'Content-Type': 'application/x-protobuf' })
   const serializer = {
@@ -74,7 +79,7 @@ function otlpExporter(url: string, headers: Readonly<Record<string, string>>, tl
     responseAttributesFromError: (error) => (error instanceof OTLPExporterError ? { 'http.response.status_code': error.code } : error ? {} : { 'http.response.status_code': 200 }),
   })
   const transport = new FetchTransport({ url: options.url, headers: options.headers, compression: options.compression, userAgent: options.userAgent, tls })
-  return new OTLPExporterBase(createOtlpNetworkExportDelegate(options, serializer, metrics, transport))
+  return { exporter: new OTLPExporterBase(createOtlpNetworkExportDelegate(options, serializer, metrics, transport)), transport }
 }
 
 /** A flush waiting for every export numbered below `before` to be over. */
@@ -85,6 +90,8 @@ interface FlushWaiter {
 
 export class OtlpSpanProcessor implements SpanProcessor {
   private readonly exporter: OTLPExporterBase<EncodedRequest>
+  /** The exporter's transport, stopped outright when shutdown runs out of time. */
+  private readonly transport: FetchTransport
   private readonly batchSize: number
   private readonly batchBytes: number
   private readonly delayMs: number
@@ -107,6 +114,8 @@ export class OtlpSpanProcessor implements SpanProcessor {
   private timer?: ReturnType<typeof setTimeout>
   private closed = false
   private closing?: Promise<void>
+  /** Shutdown is over: exports it cut short are already counted as not sent. */
+  private stopped = false
 
   constructor(private readonly options: OtlpSpanProcessorOptions) {
     this.batchSize = options.batchSize ?? 512
@@ -116,7 +125,9 @@ export class OtlpSpanProcessor implements SpanProcessor {
     this.failureLogMs = options.failureLogMs ?? 10_000
     this.flushTimeoutMs = options.flushTimeoutMs ?? 5000
     // Never reached: MAX_EXPORTS is the processor's own limit, and maxPending the one that drops spans.
-    this.exporter = otlpExporter(options.url, options.headers, options.tls, 2 * MAX_EXPORTS)
+    const { exporter, transport } = otlpExporter(options.url, options.headers, options.tls, 2 * MAX_EXPORTS)
+    this.exporter = exporter
+    this.transport = transport
   }
 
   onStart(): void {}
@@ -157,7 +168,7 @@ export class OtlpSpanProcessor implements SpanProcessor {
       this.inFlight.delete(id)
       this.pending -= spans
       if (this.due) this.handOver()
-      if (result.code !== ExportResultCode.SUCCESS) this.failure(result, spans)
+      if (result.code !== ExportResultCode.SUCCESS && !this.stopped) this.failure(result, spans)
       if (this.waiters.length > 0) this.wakeFlushes()
     }
     try {
@@ -202,11 +213,15 @@ export class OtlpSpanProcessor implements SpanProcessor {
       this.flushTimeoutMs,
       this.drain().then(() => this.exporter.shutdown()),
     )
+    this.stopped = true
     if (this.failed.batches > 0) this.logFailures()
     clearTimeout(this.failureTimer)
     this.logDropped()
+    if (finished) return
     const unsent = this.pending + this.batch.count
-    if (!finished && unsent > 0) this.options.log.warning('span export did not finish at shutdown: spans not sent', { spans: unsent, timeout_ms: this.flushTimeoutMs })
+    if (unsent > 0) this.options.log.warning('span export did not finish at shutdown: spans not sent', { spans: unsent, timeout_ms: this.flushTimeoutMs })
+    // What is still being sent (or waits to be retried) stops now, rather than keep the process alive.
+    this.transport.shutdown()
   }
 
   /** One line for the exports that failed since the last: how many, and the last one's error. */

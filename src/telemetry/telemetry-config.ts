@@ -3,6 +3,7 @@
 // completion text may be recorded. config.ts hands it the environment (and a file reader, for the
 // collector's TLS files).
 import { readFileSync } from 'node:fs'
+import { createSecureContext } from 'node:tls'
 import { ConfigError } from '../config-values'
 
 export type SamplerName = 'always_on' | 'always_off' | 'traceidratio' | 'parentbased_always_on' | 'parentbased_always_off' | 'parentbased_traceidratio'
@@ -69,17 +70,34 @@ export function telemetryFromEnv(env: Readonly<Record<string, string | undefined
 /** The collector's TLS files, read at start-up: a file that cannot be read is a configuration error naming its variable. */
 function collectorTls(get: (name: string) => string | undefined, readFile: (path: string) => string): CollectorTls | undefined {
   const tls: Record<string, string> = {}
+  const names: Record<string, string> = {}
   for (const [field, suffix] of Object.entries(TLS_FILES)) {
     const name = get(`OTEL_EXPORTER_OTLP_TRACES_${suffix}`) ? `OTEL_EXPORTER_OTLP_TRACES_${suffix}` : `OTEL_EXPORTER_OTLP_${suffix}`
     const path = get(name)
     if (path === undefined) continue
+    names[field] = name
     try {
       tls[field] = readFile(path)
     } catch (e) {
       throw new ConfigError(`${name}: cannot read '${path}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
     }
   }
-  return Object.keys(tls).length > 0 ? tls : undefined
+  if (Object.keys(tls).length === 0) return undefined
+  // Checked now: a bad file would otherwise fail every export, each retried, with a socket error.
+  if ((tls.cert === undefined) !== (tls.key === undefined)) {
+    const [given, missing] = tls.cert === undefined ? [names.key!, 'OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE'] : [names.cert!, 'OTEL_EXPORTER_OTLP_CLIENT_KEY']
+    throw new ConfigError(`${given}: a client certificate needs its key and the key its certificate; ${missing} is not set`)
+  }
+  const check = (what: string, options: Record<string, string>) => {
+    try {
+      createSecureContext(options)
+    } catch (e) {
+      throw new ConfigError(`${what}: not a usable PEM file (${(e as Error).message})`)
+    }
+  }
+  if (tls.ca !== undefined) check(names.ca!, { ca: tls.ca })
+  if (tls.cert !== undefined) check(`${names.cert} / ${names.key}`, { cert: tls.cert, key: tls.key! })
+  return tls
 }
 
 /** The signal-specific endpoint is used as given; the general one gets `/v1/traces` appended (OTLP spec). */

@@ -145,3 +145,87 @@ test('a collector that requires a client certificate gets the one configured (OT
   expect((await withCert.send(new Uint8Array([1]), 2000)).status).toBe('success')
   expect(c.seen).toHaveLength(1)
 })
+
+test('a redirect is the collector’s answer, not followed: a failure with its status, and nothing sent elsewhere', async () => {
+  const elsewhere = collector([ok])
+  for (const status of [301, 302, 307, 308]) {
+    const c = collector([() => new Response(null, { status, headers: { location: elsewhere.url } })])
+    const result = await transport(c.url, 'none', { 'api-key': 'secret' }).send(new Uint8Array([1]), 2000)
+    expect(result.status).toBe('failure')
+    expect((result as { error: OTLPExporterError }).error.code).toBe(status)
+  }
+  expect(elsewhere.seen).toEqual([])
+})
+
+test('an answer growing past 4 MiB without a content-length is a failure, and the rest is not read', async () => {
+  let pulled = 0
+  const c = collector([
+    () =>
+      new Response(
+        new ReadableStream({
+          pull(controller) {
+            // 64 MiB in all unless the reader stops.
+            if (pulled >= 64 * 1024 * 1024) return controller.close()
+            pulled += 256 * 1024
+            controller.enqueue(new Uint8Array(256 * 1024))
+          },
+        }),
+        { headers: { 'content-type': 'application/x-protobuf' } },
+      ),
+  ])
+  const result = await transport(c.url).send(new Uint8Array([1]), 5000)
+  expect(result.status).toBe('failure')
+  expect((result as { error: Error }).error.message).toContain('exceeded size limit')
+  expect(pulled).toBeLessThan(32 * 1024 * 1024)
+})
+
+test('a 200 whose body stops coming is a retryable timeout, not a success', async () => {
+  const c = collector([
+    () =>
+      new Response(
+        new ReadableStream({
+          start(controller) {
+            controller.enqueue(new Uint8Array([1]))
+          },
+        }),
+        { headers: { 'content-type': 'application/x-protobuf' } },
+      ),
+  ])
+  const result = await transport(c.url).send(new Uint8Array([1]), 300)
+  expect(result.status).toBe('retryable')
+  expect((result as { error?: Error }).error?.message).toBe('Request timed out')
+})
+
+test('a collector that keeps answering 503 gets the first attempt and five retries, then the retryable answer is the result', async () => {
+  const c = collector([() => new Response('busy', { status: 503, headers: { 'retry-after': '0' } })])
+  const result = await transport(c.url).send(new Uint8Array([1]), 5000)
+  expect(result.status).toBe('retryable')
+  expect(c.seen).toHaveLength(6)
+})
+
+test('shutdown stops an export waiting to retry: it fails at once and nothing more is sent', async () => {
+  const c = collector([() => new Response('busy', { status: 503, headers: { 'retry-after': '2' } })])
+  const t = transport(c.url)
+  const sending = t.send(new Uint8Array([1]), 10_000)
+  await Bun.sleep(200)
+  expect(c.seen).toHaveLength(1)
+  t.shutdown()
+  const result = await sending
+  expect(result.status).toBe('retryable')
+  await Bun.sleep(50)
+  expect(c.seen).toHaveLength(1)
+  // Later exports fail without a request.
+  expect((await t.send(new Uint8Array([1]), 1000)).status).toBe('failure')
+  expect(c.seen).toHaveLength(1)
+})
+
+test('shutdown cuts short an export waiting for a slow collector', async () => {
+  const c = collector([() => Bun.sleep(5000).then(ok)])
+  const t = transport(c.url)
+  const sending = t.send(new Uint8Array([1]), 10_000)
+  await Bun.sleep(100)
+  t.shutdown()
+  const result = await sending
+  expect(result.status).toBe('failure')
+  expect((result as { error: Error }).error.message).toBe('the exporter shut down')
+})

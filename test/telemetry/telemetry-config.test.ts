@@ -44,22 +44,44 @@ test('bad values are configuration errors naming the variable', () => {
   expect(messageOf({ OTEL_EXPORTER_OTLP_HEADERS: 'novalue' })).toContain('OTEL_EXPORTER_OTLP_HEADERS')
 })
 
-test('the collector TLS files are read at start-up, the TRACES_ variable before the general one; none without an endpoint', () => {
-  const files: Record<string, string> = { '/etc/ca.pem': 'CA', '/etc/traces-ca.pem': 'TRACES CA', '/etc/cert.pem': 'CERT', '/etc/key.pem': 'KEY' }
+const FIXTURES = `${import.meta.dir}/../fixtures/tls`
+
+test('the collector TLS files are read at start-up, the TRACES_ variable before the general one; none without an endpoint', async () => {
+  const cert = await Bun.file(`${FIXTURES}/loopback.crt`).text()
+  const key = await Bun.file(`${FIXTURES}/loopback.key`).text()
+  const tlsEnv = {
+    OTEL_EXPORTER_OTLP_CERTIFICATE: `${FIXTURES}/missing.crt`,
+    OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE: `${FIXTURES}/loopback.crt`,
+    OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: `${FIXTURES}/loopback.crt`,
+    OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY: `${FIXTURES}/loopback.key`,
+  }
+  expect(telemetryFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://c:4318', ...tlsEnv }).tls).toEqual({ ca: cert, cert, key })
+  expect(telemetryFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://c:4318' }).tls).toBeUndefined()
+  expect(telemetryFromEnv(tlsEnv).tls).toBeUndefined()
+})
+
+test('a TLS file that cannot be read, is not PEM, or a client certificate without its key stops start-up naming the variable', () => {
+  const files: Record<string, string> = { '/etc/garbage.pem': 'not a certificate' }
   const read = (path: string) => {
+    if (path.startsWith(FIXTURES)) return require('node:fs').readFileSync(path, 'utf8') as string
     if (!(path in files)) throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' })
     return files[path]!
   }
-  const tlsEnv = {
-    OTEL_EXPORTER_OTLP_CERTIFICATE: '/etc/ca.pem',
-    OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE: '/etc/traces-ca.pem',
-    OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: '/etc/cert.pem',
-    OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY: '/etc/key.pem',
+  const messageOf = (env: Record<string, string>) => {
+    try {
+      telemetryFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://c:4318', ...env }, read)
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError)
+      return (e as Error).message
+    }
+    throw new Error('expected a ConfigError')
   }
-  expect(telemetryFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://c:4318', ...tlsEnv }, read).tls).toEqual({ ca: 'TRACES CA', cert: 'CERT', key: 'KEY' })
-  expect(telemetryFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://c:4318' }, read).tls).toBeUndefined()
-  expect(telemetryFromEnv(tlsEnv, read).tls).toBeUndefined()
-  expect(() => telemetryFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://c:4318', OTEL_EXPORTER_OTLP_CLIENT_KEY: '/etc/missing.pem' }, read)).toThrow(
-    new ConfigError("OTEL_EXPORTER_OTLP_CLIENT_KEY: cannot read '/etc/missing.pem': ENOENT"),
+  expect(messageOf({ OTEL_EXPORTER_OTLP_CLIENT_KEY: '/etc/missing.pem' })).toBe("OTEL_EXPORTER_OTLP_CLIENT_KEY: cannot read '/etc/missing.pem': ENOENT")
+  expect(messageOf({ OTEL_EXPORTER_OTLP_CERTIFICATE: '/etc/garbage.pem' })).toStartWith('OTEL_EXPORTER_OTLP_CERTIFICATE: not a usable PEM file')
+  expect(messageOf({ OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE: `${FIXTURES}/loopback.crt` })).toBe(
+    'OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE: a client certificate needs its key and the key its certificate; OTEL_EXPORTER_OTLP_CLIENT_KEY is not set',
+  )
+  expect(messageOf({ OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: `${FIXTURES}/loopback.crt`, OTEL_EXPORTER_OTLP_CLIENT_KEY: '/etc/garbage.pem' })).toStartWith(
+    'OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE / OTEL_EXPORTER_OTLP_CLIENT_KEY: not a usable PEM file',
   )
 })
