@@ -31,6 +31,25 @@ function tracerWith(options: Partial<OtlpSpanProcessorOptions> & { url: string }
   return { tracer: provider.getTracer('test-scope', '1.2.3'), processor, logs }
 }
 
+/** A collector that reads each export and answers only once released (or never). */
+function heldCollector() {
+  let release!: () => void
+  const released = new Promise<void>((resolve) => (release = resolve))
+  let received = 0
+  const server = Bun.serve({
+    hostname: '127.0.0.1',
+    port: 0,
+    async fetch(req) {
+      await req.arrayBuffer()
+      received++
+      await released
+      return new Response(new Uint8Array(0), { headers: { 'content-type': 'application/x-protobuf' } })
+    },
+  })
+  cleanup.defer(() => (release(), server.stop(true)))
+  return { url: `http://127.0.0.1:${server.port}/v1/traces`, release, received: () => received }
+}
+
 test('every field of a span arrives at the collector as the SDK recorded it', async () => {
   const r = await receiver()
   const { tracer, processor } = tracerWith({ url: `${r.url}/v1/traces` })
@@ -104,30 +123,17 @@ test('a batch that does not fill leaves after the delay', async () => {
 })
 
 test('while the collector does not answer, spans beyond max pending are dropped and the drop is logged', async () => {
-  let release!: () => void
-  const released = new Promise<void>((resolve) => (release = resolve))
-  let received = 0
-  const stalled = Bun.serve({
-    hostname: '127.0.0.1',
-    port: 0,
-    async fetch(req) {
-      await req.arrayBuffer()
-      received++
-      await released
-      return new Response(new Uint8Array(0), { headers: { 'content-type': 'application/x-protobuf' } })
-    },
-  })
-  cleanup.defer(() => stalled.stop(true))
-  const { tracer, processor, logs } = tracerWith({ url: `http://127.0.0.1:${stalled.port}/v1/traces`, batchSize: 2, delayMs: 60_000, maxPending: 4 })
+  const collector = heldCollector()
+  const { tracer, processor, logs } = tracerWith({ url: collector.url, batchSize: 2, delayMs: 60_000, maxPending: 4 })
   for (let i = 0; i < 10; i++) tracer.startSpan(`held ${i}`).end()
   const warnings = () => logs.lines.filter((l) => l.level === 'warning').map((l) => l.msg)
   expect(warnings()).toEqual(['span export is behind: dropping spans until the collector catches up'])
-  release()
+  collector.release()
   await processor.forceFlush()
   // Once the held batches are sent, spans are taken again, and the drop count is reported.
   tracer.startSpan('after').end()
   await processor.forceFlush()
-  expect(received).toBe(3)
+  expect(collector.received()).toBe(3)
   expect(logs.lines.find((l) => l.msg === 'spans dropped while span export was behind')?.dropped).toBe(6)
 })
 
@@ -275,19 +281,8 @@ test('while a stalled collector holds eight exports, the next batch waits and fi
 })
 
 test('a batch waiting behind eight held exports stops taking spans at four times batchBytes', async () => {
-  let release!: () => void
-  const released = new Promise<void>((resolve) => (release = resolve))
-  const held = Bun.serve({
-    hostname: '127.0.0.1',
-    port: 0,
-    async fetch(req) {
-      await req.arrayBuffer()
-      await released
-      return new Response(new Uint8Array(0), { headers: { 'content-type': 'application/x-protobuf' } })
-    },
-  })
-  cleanup.defer(() => held.stop(true))
-  const { tracer, processor, logs } = tracerWith({ url: `http://127.0.0.1:${held.port}/v1/traces`, delayMs: 1, batchBytes: 10_000 })
+  const collector = heldCollector()
+  const { tracer, processor, logs } = tracerWith({ url: collector.url, delayMs: 1, batchBytes: 10_000 })
   for (let i = 0; i < 8; i++) {
     tracer.startSpan(`held ${i}`).end()
     await Bun.sleep(3)
@@ -295,7 +290,7 @@ test('a batch waiting behind eight held exports stops taking spans at four times
   // About 2 KB a span: the waiting batch reaches 40 000 bytes after about 20 of them, then spans are dropped.
   for (let i = 0; i < 30; i++) tracer.startSpan(`waiting ${i}`).setAttribute('gen_ai.input.messages', 'q'.repeat(2000)).end()
   expect(logs.lines.filter((l) => l.level === 'warning').map((l) => l.msg)).toEqual(['span export is behind: dropping spans until the collector catches up'])
-  release()
+  collector.release()
   await processor.forceFlush()
   const dropped = logs.lines.find((l) => l.msg === 'spans dropped while span export was behind')?.dropped as number
   expect(dropped).toBeGreaterThanOrEqual(8)
@@ -316,25 +311,6 @@ test('a collector refusing every batch gets one failure line, then one per ten s
     [4, 8, 400],
   ])
 })
-
-/** A collector that reads each export and answers only once released (or never). */
-function heldCollector() {
-  let release!: () => void
-  const released = new Promise<void>((resolve) => (release = resolve))
-  let received = 0
-  const server = Bun.serve({
-    hostname: '127.0.0.1',
-    port: 0,
-    async fetch(req) {
-      await req.arrayBuffer()
-      received++
-      await released
-      return new Response(new Uint8Array(0), { headers: { 'content-type': 'application/x-protobuf' } })
-    },
-  })
-  cleanup.defer(() => (release(), server.stop(true)))
-  return { url: `http://127.0.0.1:${server.port}/v1/traces`, release, received: () => received }
-}
 
 test('failures within the ten-second window are logged once it has passed, with no further failure or shutdown needed', async () => {
   const refusing = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: async (req) => (await req.arrayBuffer(), new Response('no', { status: 400 })) })
