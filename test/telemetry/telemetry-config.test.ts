@@ -1,7 +1,8 @@
 // telemetryFromEnv: the standard OTEL_* variables and nothing else decide tracing: endpoint rules
 // (the general endpoint gets /v1/traces, the traces endpoint is used as given), headers, samplers,
-// OTEL_SDK_DISABLED, content capture; bad values stop start-up naming the variable.
+// OTEL_SDK_DISABLED, content capture, the collector TLS files; bad values stop start-up naming the variable.
 import { expect, test } from 'bun:test'
+import { readFileSync } from 'node:fs'
 import { ConfigError } from '../../src/config-values'
 import { telemetryFromEnv } from '../../src/telemetry/telemetry-config'
 
@@ -28,16 +29,18 @@ test('samplers, ratio, service name and content capture', () => {
   expect(config).toMatchObject({ sampler: 'traceidratio', samplerRatio: 0.25, serviceName: 'gw-7', captureContent: true })
 })
 
-test('bad values are configuration errors naming the variable', () => {
-  const messageOf = (env: Record<string, string>) => {
-    try {
-      telemetryFromEnv(env)
-    } catch (e) {
-      expect(e).toBeInstanceOf(ConfigError)
-      return (e as Error).message
-    }
-    throw new Error('expected a ConfigError')
+/** The message of the ConfigError telemetryFromEnv raises for `env` (a test failure if it raises none). */
+function messageOf(env: Record<string, string>, readFile?: (path: string) => string): string {
+  try {
+    telemetryFromEnv(env, readFile)
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError)
+    return (e as Error).message
   }
+  throw new Error('expected a ConfigError')
+}
+
+test('bad values are configuration errors naming the variable', () => {
   expect(messageOf({ OTEL_TRACES_SAMPLER: 'sometimes' })).toContain('OTEL_TRACES_SAMPLER')
   expect(messageOf({ OTEL_TRACES_SAMPLER_ARG: '2' })).toContain('OTEL_TRACES_SAMPLER_ARG')
   expect(messageOf({ OTEL_EXPORTER_OTLP_ENDPOINT: 'grpc://c:4317' })).toContain('OTEL_EXPORTER_OTLP_ENDPOINT')
@@ -63,25 +66,17 @@ test('the collector TLS files are read at start-up, the TRACES_ variable before 
 test('a TLS file that cannot be read, is not PEM, or a client certificate without its key stops start-up naming the variable', () => {
   const files: Record<string, string> = { '/etc/garbage.pem': 'not a certificate' }
   const read = (path: string) => {
-    if (path.startsWith(FIXTURES)) return require('node:fs').readFileSync(path, 'utf8') as string
+    if (path.startsWith(FIXTURES)) return readFileSync(path, 'utf8')
     if (!(path in files)) throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' })
     return files[path]!
   }
-  const messageOf = (env: Record<string, string>) => {
-    try {
-      telemetryFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://c:4318', ...env }, read)
-    } catch (e) {
-      expect(e).toBeInstanceOf(ConfigError)
-      return (e as Error).message
-    }
-    throw new Error('expected a ConfigError')
-  }
-  expect(messageOf({ OTEL_EXPORTER_OTLP_CLIENT_KEY: '/etc/missing.pem' })).toBe("OTEL_EXPORTER_OTLP_CLIENT_KEY: cannot read '/etc/missing.pem': ENOENT")
-  expect(messageOf({ OTEL_EXPORTER_OTLP_CERTIFICATE: '/etc/garbage.pem' })).toStartWith('OTEL_EXPORTER_OTLP_CERTIFICATE: not a usable PEM file')
-  expect(messageOf({ OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE: `${FIXTURES}/loopback.crt` })).toBe(
+  const tlsError = (env: Record<string, string>) => messageOf({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://c:4318', ...env }, read)
+  expect(tlsError({ OTEL_EXPORTER_OTLP_CLIENT_KEY: '/etc/missing.pem' })).toBe("OTEL_EXPORTER_OTLP_CLIENT_KEY: cannot read '/etc/missing.pem': ENOENT")
+  expect(tlsError({ OTEL_EXPORTER_OTLP_CERTIFICATE: '/etc/garbage.pem' })).toStartWith('OTEL_EXPORTER_OTLP_CERTIFICATE: not a usable PEM file')
+  expect(tlsError({ OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE: `${FIXTURES}/loopback.crt` })).toBe(
     'OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE: a client certificate needs its key and the key its certificate; OTEL_EXPORTER_OTLP_CLIENT_KEY is not set',
   )
-  expect(messageOf({ OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: `${FIXTURES}/loopback.crt`, OTEL_EXPORTER_OTLP_CLIENT_KEY: '/etc/garbage.pem' })).toStartWith(
+  expect(tlsError({ OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: `${FIXTURES}/loopback.crt`, OTEL_EXPORTER_OTLP_CLIENT_KEY: '/etc/garbage.pem' })).toStartWith(
     'OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE / OTEL_EXPORTER_OTLP_CLIENT_KEY: not a usable PEM file',
   )
 })
