@@ -27,6 +27,12 @@ export interface EngineRequestInit {
   readonly headers?: Record<string, string> | Headers
   readonly body?: string
   readonly signal?: CallSignal
+  /**
+   * The request may wait for the end of the event-loop turn, to be written with the others made in it
+   * (the gateway's HTTP/1.1 client; see http1-exchange.ts): set for non-streamed answers, where
+   * throughput counts; a stream's first token is not kept waiting.
+   */
+  readonly deferrable?: boolean
 }
 
 export interface ResponseHeaders {
@@ -126,6 +132,8 @@ export interface EngineCall {
   /** The client's own signal, to tell a disconnect from a timeout. */
   readonly clientSignal: AbortSignal
   readonly headers?: Record<string, string>
+  /** See EngineRequestInit.deferrable. */
+  readonly deferrable?: boolean
 }
 
 export async function postToEngine(engine: EngineEndpoint, path: string, body: string, call: EngineCall): Promise<EngineResponse> {
@@ -133,7 +141,7 @@ export async function postToEngine(engine: EngineEndpoint, path: string, body: s
   if (engine.apiKey) headers.authorization = `Bearer ${engine.apiKey}`
   let response: EngineResponse
   try {
-    response = await engine.fetch(engine.baseUrl + path, { method: 'POST', body, headers, signal: call.signal })
+    response = await engine.fetch(engine.baseUrl + path, { method: 'POST', body, headers, signal: call.signal, deferrable: call.deferrable })
   } catch (e) {
     throw describeFailure(e, call)
   }

@@ -10,11 +10,12 @@ import { Framing, NO_HEADERS, parseResponseHead } from './http1-head'
 const MAX_HEAD_BYTES = 64 * 1024
 
 /**
- * Engine requests made in this turn of the event loop after its first, written together at its end.
- * Written one by one as each client request is handled, each could wake the engine for one request;
- * the first goes at once (an idle gateway adds no wait), and an engine woken by it finds the rest
- * arriving together. Measured on loopback at saturation: +3% requests per second (7 of 8 paired
- * rounds), time to first token unchanged at 64 streams (bench/RESULTS.md, session 9).
+ * Deferrable engine requests (non-streamed answers) made in this turn of the event loop after its
+ * first, written together at its end. Written one by one as each client request is handled, each could
+ * wake the engine for one request; the first goes at once (an idle gateway adds no wait), and an engine
+ * woken by it finds the rest arriving together. Measured on loopback at saturation: +3% requests per
+ * second (7 of 8 paired rounds). Streams are written at once: at 1 000 streams, waiting for the turn's
+ * end (which also relays thousands of chunks) added ~0.17 ms to the first token (bench/RESULTS.md, session 9).
  */
 const queued: Exchange[] = []
 let turnOpen = false
@@ -77,16 +78,18 @@ export class Exchange implements EngineResponse, BodyFlow {
     return this.framing === Framing.None ? null : this
   }
 
-  /** Sends the request: the first of an event-loop turn at once, the rest together at the turn's end (see queued). */
-  start(): void {
+  /** Sends the request; a deferrable one that is not its turn's first, at the turn's end (see queued). */
+  start(deferrable = false): void {
     if (this.signal?.aborted) return this.fail(this.signal.reason as Error)
     this.signal?.addEventListener('abort', this.onAbort)
-    if (turnOpen) {
-      queued.push(this)
-      return
+    if (deferrable) {
+      if (turnOpen) {
+        queued.push(this)
+        return
+      }
+      turnOpen = true
+      setImmediate(endTurn)
     }
-    turnOpen = true
-    setImmediate(endTurn)
     this.pool.send(this)
   }
 

@@ -50,7 +50,7 @@ export function createEngineHttp(fallback: EngineFetch = fetchEngine): EngineHtt
       return new Promise<EngineResponse>((resolve, reject) => {
         const bodyBytes = init.body === undefined ? 0 : Buffer.byteLength(init.body)
         const head = requestHead(init.method ?? 'GET', target, init.headers, init.body === undefined ? undefined : bodyBytes)
-        new Exchange(target.pool, head + (init.body ?? ''), Buffer.byteLength(head) + bodyBytes, init.signal, resolve, reject).start()
+        new Exchange(target.pool, head + (init.body ?? ''), Buffer.byteLength(head) + bodyBytes, init.signal, resolve, reject).start(init.deferrable === true)
       })
     },
     closeIdle: () => {

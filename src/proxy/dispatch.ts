@@ -163,6 +163,7 @@ export class Dispatcher {
       signal: deadline,
       clientSignal: request.signal,
       headers: observed.traceHeaders({ 'x-request-id': request.requestId }),
+      deferrable: !stream,
     }
     let streaming = false
     let connected = false

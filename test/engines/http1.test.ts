@@ -880,17 +880,17 @@ describe('abort', () => {
     expect(engine.connections).toHaveLength(1)
   })
 
-  test('a call aborted in the turn that made it, behind the turn’s first, is never written to the engine; the others are', async () => {
+  test('a deferrable call aborted in the turn that made it, behind the turn’s first, is never written to the engine; the others are', async () => {
     const engine = startRawEngine()
     const http = client()
     const controller = new AbortController()
     const reason = new Error('gone at once')
     // Kept-alive connections: a request written at once would go out on one of them within this turn.
     await Promise.all([1, 2, 3].map((i) => fetchText(http, engine.url(`/warm${i}`))))
-    const first = fetchText(http, engine.url('/first'))
-    const aborted = http.fetch(engine.url('/aborted'), { method: 'POST', body: '{}', signal: controller.signal })
-    const last = fetchText(http, engine.url('/last'))
-    // Still the same turn: the requests after its first are written together at its end.
+    const first = fetchText(http, engine.url('/first'), { deferrable: true })
+    const aborted = http.fetch(engine.url('/aborted'), { method: 'POST', body: '{}', signal: controller.signal, deferrable: true })
+    const last = fetchText(http, engine.url('/last'), { deferrable: true })
+    // Still the same turn: the deferrable requests after its first are written together at its end.
     controller.abort(reason)
     expect(await rejection(aborted)).toBe(reason)
     expect(await within(Promise.all([first, last]), 'the other answers')).toEqual(['ok', 'ok'])
