@@ -82,7 +82,7 @@ export class FetchTransport implements IExporterTransport {
   /** One export, retried while the collector says to and the timeout allows. */
   async send(data: Uint8Array, timeoutMillis: number): Promise<ExportResponse> {
     const deadline = Date.now() + timeoutMillis
-    const body: Uint8Array = this.options.compression === 'gzip' ? new Uint8Array(await gzipAsync(data)) : data
+    const body: Uint8Array = this.options.compression === 'gzip' ? await gzipAsync(data) : data
     let backoff = INITIAL_BACKOFF_MS
     let result = await this.attempt(body, deadline)
     for (let retries = 0; result.status === 'retryable' && retries < MAX_RETRIES; retries++) {
@@ -178,5 +178,5 @@ async function readBounded(response: Response, limit: number): Promise<Uint8Arra
     if (size > limit) return undefined
     chunks.push(chunk)
   }
-  return chunks.length === 1 ? chunks[0]! : new Uint8Array(Buffer.concat(chunks))
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
 }

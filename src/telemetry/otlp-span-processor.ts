@@ -112,7 +112,7 @@ export class OtlpSpanProcessor implements SpanProcessor {
   private failureTimer?: ReturnType<typeof setTimeout>
   private dropped = 0
   private timer?: ReturnType<typeof setTimeout>
-  private closed = false
+  /** Set by shutdown: from then on ended spans are not taken. */
   private closing?: Promise<void>
   /** Shutdown is over: exports it cut short are already counted as not sent. */
   private stopped = false
@@ -133,7 +133,7 @@ export class OtlpSpanProcessor implements SpanProcessor {
   onStart(): void {}
 
   onEnd(span: ReadableSpan): void {
-    if (this.closed || (span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return
+    if (this.closing || (span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return
     // A batch waiting for an export to end may grow past batchBytes, to four times it (recorded prompts).
     if (this.pending + this.batch.count >= this.maxPending || this.batch.bytes >= 4 * this.batchBytes) {
       if (this.dropped++ === 0) this.options.log.warning('span export is behind: dropping spans until the collector catches up', { max_pending: this.maxPending })
@@ -208,7 +208,6 @@ export class OtlpSpanProcessor implements SpanProcessor {
   }
 
   private async close(): Promise<void> {
-    this.closed = true
     const finished = await within(
       this.flushTimeoutMs,
       this.drain().then(() => this.exporter.shutdown()),
