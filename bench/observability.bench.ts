@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Histogram } from '../src/telemetry/prometheus'
-import { LIFTED_FETCH_CAP, SOURCE_MAIN, runDriver, startGateway, startScript, type Child } from './perf/procs'
+import { LIFTED_FETCH_CAP, SOURCE_MAIN, cpuMs, runDriver, startGateway, startScript, type Child } from './perf/procs'
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -61,18 +61,29 @@ try {
     })
     children.push(gateways[setting])
   }
-  const measure = (setting: Setting, warmupMs: number, measureMs: number) =>
-    runDriver({ url: `${gateways[setting].url}/v1/chat/completions`, mode: 'nonstream', concurrency: CONCURRENCY, warmupMs, measureMs }, { proxyPid: gateways[setting].pid, enginePid: engine.pid })
+  /** One measurement, with the CPU the OTLP sink spent receiving this gateway's spans meanwhile. */
+  const measure = async (setting: Setting, warmupMs: number, measureMs: number) => {
+    const sinkBefore = cpuMs(sink.pid)
+    const result = await runDriver(
+      { url: `${gateways[setting].url}/v1/chat/completions`, mode: 'nonstream', concurrency: CONCURRENCY, warmupMs, measureMs },
+      { proxyPid: gateways[setting].pid, enginePid: engine.pid },
+    )
+    return { ...result, sinkCpuMs: cpuMs(sink.pid) - sinkBefore }
+  }
   for (const setting of SETTINGS) await measure(setting, WARMUP_MS, 1000)
 
   const rate = { off: [], on: [], tenth: [] } as Record<Setting, number[]>
+  // CPU per request of every process on the machine's two cores: gateway, fake engine, OTLP sink, load driver.
   const cpu = { off: [], on: [], tenth: [] } as Record<Setting, number[]>
+  const others = { off: [], on: [], tenth: [] } as Record<Setting, { engine: number; sink: number; driver: number }[]>
   for (let round = 0; round < ROUNDS; round++) {
     for (const setting of SETTINGS) {
       const r = await measure(setting, 1000, MEASURE_MS)
       if (r.errors > 0) throw new Error(`${setting}: ${r.errors} errors (${r.firstError})`)
       rate[setting].push(r.perSecond)
-      cpu[setting].push(((r.proxyCpuMs ?? NaN) * 1000) / r.completedTotal)
+      const perRequest = (ms: number | undefined) => ((ms ?? NaN) * 1000) / r.completedTotal
+      cpu[setting].push(perRequest(r.proxyCpuMs))
+      others[setting].push({ engine: perRequest(r.engineCpuMs), sink: perRequest(r.sinkCpuMs), driver: perRequest(r.driverCpuMs) })
     }
   }
 
@@ -91,11 +102,14 @@ try {
     `observability overhead, bun ${Bun.version}, ${ROUNDS} interleaved rounds × ${MEASURE_MS / 1000} s per setting after a ${WARMUP_MS / 1000} s warm-up, ${CONCURRENCY} clients, non-streamed chats`,
   )
   console.log('')
-  console.log('| setting | median req/s | rounds (req/s) | of tracing off | gateway CPU per request (µs, all threads) |')
+  console.log('| setting | median req/s | rounds (req/s) | of tracing off | CPU per request, µs: gateway / engine / OTLP sink / driver |')
   console.log('|---|---:|---|---:|---:|')
   for (const setting of SETTINGS) {
     const ratio = setting === 'off' ? '–' : `${pct(setting).toFixed(1)}% (rounds ${paired(setting).map((x) => x.toFixed(1)).join(', ')})`
-    console.log(`| ${LABELS[setting]} | ${median(rate[setting]).toFixed(0)} | ${rate[setting].map((x) => x.toFixed(0)).join(', ')} | ${ratio} | ${median(cpu[setting]).toFixed(1)} |`)
+    const other = (key: 'engine' | 'sink' | 'driver') => median(others[setting].map((o) => o[key])).toFixed(1)
+    console.log(
+      `| ${LABELS[setting]} | ${median(rate[setting]).toFixed(0)} | ${rate[setting].map((x) => x.toFixed(0)).join(', ')} | ${ratio} | ${median(cpu[setting]).toFixed(1)} / ${other('engine')} / ${other('sink')} / ${other('driver')} |`,
+    )
   }
   console.log('')
   const target = pct('on') >= 90 ? 'PASS' : 'FAIL'
