@@ -207,6 +207,9 @@ class StreamRelay implements BodySink {
       const held = this.pending
       this.pending = ''
       this.send(held)
+      // Out now, with the response head: left to Bun, the head leaves as two writes (ours, then its
+      // Date and framing with these events), two segments the client must wait for and put together.
+      controller.flush()
     }
     if (this.finishing) this.writeTail(this.finishing.failure)
     return closed
