@@ -1,55 +1,51 @@
-// Turns the gateway's OpenAI SSE stream for one chat completion (as the stream relay hands it to a
-// client: engine chunks, then `[DONE]`, or an error event and `[DONE]`) into Anthropic's streaming
-// events, event by event as they arrive. Cancelling the result cancels the engine request.
-import { SseSplitter, sseData } from '../engines/sse'
+// The stream relay's encoder for an Anthropic client: the OpenAI SSE events the relay passes on for one
+// chat completion (engine chunks, then `[DONE]`, or an error event and `[DONE]`) become Anthropic's
+// streaming events, event by event, in the relay's own writes.
+import { sseData } from '../engines/sse'
 import type { AnthropicStreamEncoder } from '../translate/anthropic-stream'
+import type { ClientEncoder } from './stream-relay'
 
-const encoder = new TextEncoder()
-
-export function toAnthropicStream(openAIStream: ReadableStream<Uint8Array>, translate: AnthropicStreamEncoder): ReadableStream<Uint8Array> {
-  const splitter = new SseSplitter()
-  const convert = (events: string[]): string => {
-    let out = ''
-    for (const event of events) {
-      const data = sseData(event)
-      if (data === undefined) continue
-      if (data === '[DONE]') {
-        out += translate.finish()
-        continue
-      }
-      let chunk: Record<string, unknown>
-      try {
-        chunk = JSON.parse(data) as Record<string, unknown>
-      } catch {
-        out += translate.fail(`The engine sent an event that is not JSON: ${data.slice(0, 200)}`)
-        continue
-      }
-      const error = chunk.error as { message?: unknown; code?: unknown } | undefined
-      if (error && typeof error === 'object' && !chunk.choices) {
-        out += translate.fail(String(error.message ?? 'the engine failed'), error.code === 'deadline_exceeded' ? 'timeout_error' : 'api_error')
-        continue
-      }
-      try {
-        out += translate.chunk(chunk)
-      } catch (e) {
-        out += translate.fail((e as Error).message)
-      }
+export function anthropicEncoder(translate: AnthropicStreamEncoder): ClientEncoder {
+  /** Text after the last blank line seen (the relay hands over whole events, so normally nothing). */
+  let held = ''
+  const convert = (event: string): string => {
+    const data = sseData(event)
+    if (data === undefined) return ''
+    if (data === '[DONE]') return translate.finish()
+    let chunk: Record<string, unknown>
+    try {
+      chunk = JSON.parse(data) as Record<string, unknown>
+    } catch {
+      return translate.fail(`The engine sent an event that is not JSON: ${data.slice(0, 200)}`)
     }
-    return out
+    const error = chunk.error as { message?: unknown; code?: unknown } | undefined
+    if (error && typeof error === 'object' && !chunk.choices) {
+      return translate.fail(String(error.message ?? 'the engine failed'), error.code === 'deadline_exceeded' ? 'timeout_error' : 'api_error')
+    }
+    try {
+      return translate.chunk(chunk)
+    } catch (e) {
+      return translate.fail((e as Error).message)
+    }
   }
-  return openAIStream.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(bytes, controller) {
-        const out = convert(splitter.push(bytes))
-        if (out) controller.enqueue(encoder.encode(out))
-      },
-      flush(controller) {
-        const rest = splitter.rest()
-        let out = rest ? convert([rest]) : ''
-        // The OpenAI stream always ends with [DONE]; if it did not, say so rather than end silently.
-        out += translate.fail('The engine stream ended without finishing')
-        if (out) controller.enqueue(encoder.encode(out))
-      },
-    }),
-  )
+  return {
+    events(text) {
+      const all = held + text
+      const end = all.lastIndexOf('\n\n')
+      if (end < 0) {
+        held = all
+        return ''
+      }
+      held = all.slice(end + 2)
+      let out = ''
+      for (const event of all.slice(0, end).split('\n\n')) if (event) out += convert(event)
+      return out
+    },
+    end() {
+      const rest = held.trim()
+      held = ''
+      // The OpenAI stream always ends with [DONE]; if it did not, say so rather than end silently.
+      return (rest ? convert(rest) : '') + translate.fail('The engine stream ended without finishing')
+    },
+  }
 }

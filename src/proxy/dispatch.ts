@@ -16,7 +16,7 @@ import type { Logger } from '../telemetry/logger'
 import type { RequestRecord, RequestTelemetry } from '../telemetry/request-telemetry'
 import type { InflightTracker } from './inflight'
 import { ANTHROPIC_SSE, OPENAI_SSE } from './sse-dialects'
-import { openStreamRelay } from './stream-relay'
+import { openStreamRelay, type ClientEncoder } from './stream-relay'
 import { toUpstreamBody } from './upstream-body'
 
 const ENGINE_PATHS: Record<Operation, string> = {
@@ -40,6 +40,8 @@ export interface DispatchRequest {
   readonly record?: RequestRecord
   /** Whose sessions a chat turn may use (default: every session, as on an open gateway). */
   readonly sessionScope?: SessionScope
+  /** A streamed answer goes to the client through it (an Anthropic client's events in place of OpenAI's). */
+  readonly encoder?: ClientEncoder
 }
 
 export interface RetryPolicy {
@@ -186,6 +188,7 @@ export class Dispatcher {
         engineId: engine.id,
         clientWantsUsage: upstream.clientWantsUsage,
         dialect: request.operation === 'messages' ? ANTHROPIC_SSE : OPENAI_SSE,
+        encoder: request.encoder,
         deadline,
         clientSignal: request.signal,
         onData: (data) => {

@@ -35,6 +35,19 @@ export interface RelayOptions {
   readonly onData?: (data: string) => void
   /** Default: OpenAI. */
   readonly dialect?: SseDialect
+  /** What the client gets in place of the OpenAI events the relay passes on (an Anthropic client's stream). */
+  readonly encoder?: ClientEncoder
+}
+
+/**
+ * Re-encodes the relay's client-bound OpenAI SSE text into another API's stream, inside the relay's
+ * own writes (no second stream per chunk, and the first events still leave with the response head).
+ */
+export interface ClientEncoder {
+  /** The client's text for whole OpenAI events (each ending in a blank line); '' for nothing to send. */
+  events(text: string): string
+  /** The client's last text once the OpenAI stream is over (after its final events). */
+  end(): string
 }
 
 /**
@@ -226,7 +239,10 @@ class StreamRelay implements BodySink {
       this.pending += out
       return
     }
-    const written = controller.write(bytes ?? out)
+    const encoder = this.options.encoder
+    const text = encoder ? encoder.events(out) : out
+    if (!text) return
+    const written = controller.write(encoder ? text : (bytes ?? text))
     if (typeof written === 'number') return
     this.options.deadline.disarm()
     this.flow.pause()
@@ -248,7 +264,9 @@ class StreamRelay implements BodySink {
 
   private writeTail(failure?: Error): void {
     if (this.cancelled) return
-    const text = this.tail(failure)
+    const encoder = this.options.encoder
+    const tail = this.tail(failure)
+    const text = encoder ? encoder.events(tail) + encoder.end() : tail
     if (text) this.controller!.write(text)
     this.controller!.close()
     this.closeClient?.()

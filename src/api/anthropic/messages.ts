@@ -4,7 +4,7 @@
 import { Elysia } from 'elysia'
 import type { EngineRegistry } from '../../control-plane/engine-registry'
 import { routeHintsOf } from '../../control-plane/route-hints'
-import { toAnthropicStream } from '../../proxy/anthropic-relay'
+import { anthropicEncoder } from '../../proxy/anthropic-relay'
 import { countPromptTokens } from '../../proxy/count-tokens'
 import type { Dispatcher } from '../../proxy/dispatch'
 import { anthropicModels, AnthropicCountTokensBody, AnthropicMessagesBody } from '../../schemas/anthropic'
@@ -17,8 +17,6 @@ import { requestIdOf, type HoldOpen } from '../request-context'
 import type { AdmitInference } from '../auth'
 
 const tags = ['Anthropic']
-const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' }
-
 export interface AnthropicGate {
   readonly holdOpen: HoldOpen
   readonly admit: AdmitInference
@@ -44,6 +42,7 @@ export function anthropicRoutes(dispatcher: Dispatcher, registry: EngineRegistry
         if (!hints.sessionId && registry.candidates(body.model, 'messages').length > 0)
           return dispatcher.dispatch({ operation: 'messages', body: anthropic, requestId, hints, signal: request.signal, record: telemetry.recordOf(request), sessionScope })
         const context = { model: body.model, stopSequences: body.stop_sequences ?? [] }
+        const stream = body.stream === true
         const response = await dispatcher.dispatch({
           operation: 'chat',
           body: openai as Record<string, unknown> & { model: string },
@@ -52,9 +51,10 @@ export function anthropicRoutes(dispatcher: Dispatcher, registry: EngineRegistry
           signal: request.signal,
           record: telemetry.recordOf(request),
           sessionScope,
+          // A stream is translated as the relay writes it: the response's events are already Anthropic's.
+          encoder: stream ? anthropicEncoder(new AnthropicStreamEncoder(context)) : undefined,
         })
-        if (body.stream === true && response.body)
-          return new Response(toAnthropicStream(response.body, new AnthropicStreamEncoder(context)), { headers: SSE_HEADERS })
+        if (stream) return response
         return toAnthropicMessage((await response.json()) as Record<string, unknown>, context)
       },
       {
