@@ -222,7 +222,8 @@ class StreamRelay implements BodySink {
       this.send(held)
       // Out now, with the response head: left to Bun, the head leaves as two writes (ours, then its
       // Date and framing with these events), two segments the client must wait for and put together.
-      controller.flush()
+      // (A stream already over is written whole below, with a Content-Length, in one write anyway.)
+      if (!this.finishing) controller.flush()
     }
     if (this.finishing) this.writeTail(this.finishing.failure)
     return closed

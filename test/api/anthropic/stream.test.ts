@@ -116,6 +116,24 @@ test('the wire events carry the message, the block and its deltas at index 0, th
   expect(delta.usage).toMatchObject({ input_tokens: 9, output_tokens: 3 })
 })
 
+test("an engine answer that arrives in one piece, before the client's stream is read, is translated whole", async () => {
+  // One write of the whole SSE answer: the relay has it all (and is over) before the client's stream
+  // is pulled, so the held events and the ending go out together.
+  const whole = [chatChunk({ role: 'assistant', content: '' }), chatChunk({ content: 'All' }), chatChunk({ content: ' at once' }), chatChunk({}, 'stop'), usageChunk({ prompt_tokens: 5, completion_tokens: 2 })]
+    .map((chunk) => `data: ${JSON.stringify(chunk)}\n\n`)
+    .join('')
+  answerChats(engine, () => new Response(whole + DONE_EVENT, { headers: { 'content-type': 'text/event-stream' } }))
+  const res = await postJson(gw, '/v1/messages', { ...hello, stream: true })
+  expect(res.status).toBe(200)
+  expect(res.headers.get('content-type')).toStartWith('text/event-stream')
+  const events = anthropicEventsOf(await res.text())
+  expect(events.map((e) => e.event)).toEqual(['message_start', 'ping', 'content_block_start', 'content_block_delta', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop'])
+  expect(events.at(-2)!.data).toMatchObject({ delta: { stop_reason: 'end_turn' }, usage: { input_tokens: 5, output_tokens: 2 } })
+  answerChats(engine, () => new Response(whole + DONE_EVENT, { headers: { 'content-type': 'text/event-stream' } }))
+  const final = await client.messages.stream(hello).finalMessage()
+  expect(final.content as unknown[]).toEqual([{ type: 'text', text: 'All at once' }])
+})
+
 test('a stream answer carries a request-id header, which the SDK stream exposes', async () => {
   const stream = client.messages.stream(hello)
   await stream.done()
