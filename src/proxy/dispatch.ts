@@ -40,7 +40,7 @@ export interface DispatchRequest {
   readonly record?: RequestRecord
   /** Whose sessions a chat turn may use (default: every session, as on an open gateway). */
   readonly sessionScope?: SessionScope
-  /** A streamed answer goes to the client through it (an Anthropic client's events in place of OpenAI's). */
+  /** A streamed chat answer goes to the client through it (an Anthropic client's events in place of OpenAI's); it reads OpenAI events, so it is for operation chat only. */
   readonly encoder?: ClientEncoder
 }
 
