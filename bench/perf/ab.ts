@@ -3,6 +3,8 @@
 // both alike. Prints each round and the medians: rate, p50 (TTFT for streams), mean chunk gap, CPU.
 //   bun bench/perf/ab.ts --a dist-old/sagellm-gateway --b dist/sagellm-gateway [--mode nonstream|stream]
 //       [--concurrency 32] [--rounds 5] [--measure-ms 3000] [--warmup-ms 1500] [--pace-ms 20] [--tokens 32]
+//       [--api anthropic]   (Anthropic Messages requests to /v1/messages; the fake engine then paces every
+//                            stream with --pace-ms itself, as that API takes no extra body field)
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -21,6 +23,7 @@ const { values } = parseArgs({
     'warmup-ms': { type: 'string', default: '1500' },
     'pace-ms': { type: 'string', default: '20' },
     tokens: { type: 'string', default: '32' },
+    api: { type: 'string', default: 'openai' },
   },
 })
 if (!values.a || !values.b) throw new Error('--a BINARY and --b BINARY are required')
@@ -30,7 +33,8 @@ const rounds = Math.min(20, Math.max(1, Number(values.rounds)))
 const measureMs = Math.min(30_000, Number(values['measure-ms']))
 
 const tmp = mkdtempSync(join(tmpdir(), 'sagellm-ab-'))
-const engine = await startScript('engine', 'engine.ts', [])
+const api = values.api === 'anthropic' ? 'anthropic' : 'openai'
+const engine = await startScript('engine', 'engine.ts', api === 'anthropic' ? ['--pace-ms', values['pace-ms']!, '--tokens', values.tokens!] : [])
 const targets = [
   await startGateway({ binary: values.a, engineUrl: `${engine.url}/v1`, dbPath: join(tmp, 'a.db'), name: 'a' }),
   await startGateway({ binary: values.b, engineUrl: `${engine.url}/v1`, dbPath: join(tmp, 'b.db'), name: 'b' }),
@@ -43,8 +47,9 @@ try {
     for (const target of round % 2 ? [...targets].reverse() : targets) {
       const r = await runDriver(
         {
-          url: `${target.url}/v1/chat/completions`,
+          url: `${target.url}${api === 'anthropic' ? '/v1/messages' : '/v1/chat/completions'}`,
           mode,
+          api,
           concurrency,
           warmupMs: Number(values['warmup-ms']),
           measureMs,

@@ -8,6 +8,7 @@
 //               events from the 2nd to the last (the 1st gap is left out: a late first token is TTFT's,
 //               and would shorten it); a stream counts as an error unless it is HTTP 200, carries
 //               exactly the expected number of token events and ends with `data: [DONE]`
+//   api anthropic: the same over /v1/messages (Anthropic bodies and events: text_delta, message_stop)
 // Usage: bun bench/perf/driver.ts '{"url":…,"mode":"stream","concurrency":64,"warmupMs":1000,"measureMs":5000,"tokens":32}'
 import type { DriverConfig as Config } from './procs'
 
@@ -16,9 +17,17 @@ const GRACE_MS = 15_000
 const MAX_REQUESTS = 5_000_000
 const CAP = 1_000_000
 
-const nonStreamBody = JSON.stringify({ model: 'm', max_tokens: 16, messages: [{ role: 'user', content: 'Say something short.' }] })
-const streamBody = JSON.stringify({ model: 'm', max_tokens: cfg.tokens ?? 32, bench_pace_ms: cfg.paceMs ?? 20, stream: true, messages: [{ role: 'user', content: 'Say something short.' }] })
-const headers = { 'content-type': 'application/json' }
+const anthropic = cfg.api === 'anthropic'
+const messages = [{ role: 'user', content: 'Say something short.' }]
+const nonStreamBody = JSON.stringify({ model: 'm', max_tokens: 16, messages })
+const streamBody = JSON.stringify(
+  anthropic ? { model: 'm', max_tokens: cfg.tokens ?? 32, stream: true, messages } : { model: 'm', max_tokens: cfg.tokens ?? 32, bench_pace_ms: cfg.paceMs ?? 20, stream: true, messages },
+)
+const headers: Record<string, string> = anthropic ? { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' } : { 'content-type': 'application/json' }
+/** How each API's stream marks a token event, its end and a failure. */
+const TOKEN = anthropic ? '"type":"text_delta","text":"tok' : '"content":"tok'
+const END = anthropic ? 'event: message_stop' : 'data: [DONE]'
+const ERROR = anthropic ? 'event: error' : '"error"'
 
 const latency = new Float64Array(CAP) // non-stream latency, or stream TTFT
 const gaps = new Float32Array(4 * CAP) // stream: every gap between token events but the first
@@ -75,16 +84,16 @@ async function oneStream(): Promise<void> {
     while ((cut = buffer.indexOf('\n\n')) >= 0) {
       const ev = buffer.slice(0, cut)
       buffer = buffer.slice(cut + 2)
-      if (ev.startsWith('data: [DONE]')) done = true
-      else if (ev.includes('"content":"tok')) {
+      if (ev.startsWith(END)) done = true
+      else if (ev.includes(TOKEN)) {
         if (tokens++ === 0) first = now
         else if (tokens > 2 && inWindow && gapCount < gaps.length) gaps[gapCount++] = now - last
         last = now
-      } else if (ev.includes('"error"')) fail(`error event: ${ev.slice(0, 200)}`)
+      } else if (ev.includes(ERROR)) fail(`error event: ${ev.slice(0, 200)}`)
     }
   }
   const expected = cfg.tokens ?? 32
-  if (!done || tokens !== expected) return fail(`stream ended with ${tokens}/${expected} tokens, [DONE] ${done ? 'seen' : 'missing'}`)
+  if (!done || tokens !== expected) return fail(`stream ended with ${tokens}/${expected} tokens, ${END} ${done ? 'seen' : 'missing'}`)
   completedTotal++
   if (last > windowStart && last <= windowEnd) completedInWindow++
   if (inWindow && kept < CAP) {

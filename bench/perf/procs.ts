@@ -175,6 +175,12 @@ export interface DriverConfig {
   readonly tokens?: number
   /** The fake engine's pause between a stream's chunks (sent as the extra body field bench_pace_ms). */
   readonly paceMs?: number
+  /**
+   * anthropic: Messages API requests (`url` is then a /v1/messages URL) and Anthropic streams: a token is a
+   * text_delta, the end message_stop. The Messages API takes no extra body field, so the fake engine's
+   * own pace applies (start it with --pace-ms). Default: OpenAI chat completions.
+   */
+  readonly api?: 'openai' | 'anthropic'
 }
 
 export interface DriverResult {
