@@ -30,6 +30,14 @@ const CONCURRENCY = 32
 
 const SETTINGS = ['off', 'on', 'tenth'] as const
 type Setting = (typeof SETTINGS)[number]
+/** One measurement: requests per second, and µs of CPU per request of each process. */
+interface Round {
+  readonly rate: number
+  readonly gateway: number
+  readonly engine: number
+  readonly sink: number
+  readonly driver: number
+}
 const LABELS: Record<Setting, string> = {
   off: 'tracing off, metrics on',
   on: 'tracing on (always_on, OTLP export to loopback), metrics on',
@@ -72,18 +80,14 @@ try {
   }
   for (const setting of SETTINGS) await measure(setting, WARMUP_MS, 1000)
 
-  const rate = { off: [], on: [], tenth: [] } as Record<Setting, number[]>
-  // CPU per request of every process on the machine's two cores: gateway, fake engine, OTLP sink, load driver.
-  const cpu = { off: [], on: [], tenth: [] } as Record<Setting, number[]>
-  const others = { off: [], on: [], tenth: [] } as Record<Setting, { engine: number; sink: number; driver: number }[]>
+  // Per round: the rate, and the CPU per request of every process on the machine's two cores.
+  const rounds = Object.fromEntries(SETTINGS.map((setting) => [setting, [] as Round[]])) as Record<Setting, Round[]>
   for (let round = 0; round < ROUNDS; round++) {
     for (const setting of SETTINGS) {
       const r = await measure(setting, 1000, MEASURE_MS)
       if (r.errors > 0) throw new Error(`${setting}: ${r.errors} errors (${r.firstError})`)
-      rate[setting].push(r.perSecond)
       const perRequest = (ms: number | undefined) => ((ms ?? NaN) * 1000) / r.completedTotal
-      cpu[setting].push(perRequest(r.proxyCpuMs))
-      others[setting].push({ engine: perRequest(r.engineCpuMs), sink: perRequest(r.sinkCpuMs), driver: perRequest(r.driverCpuMs) })
+      rounds[setting].push({ rate: r.perSecond, gateway: perRequest(r.proxyCpuMs), engine: perRequest(r.engineCpuMs), sink: perRequest(r.sinkCpuMs), driver: perRequest(r.driverCpuMs) })
     }
   }
 
@@ -96,8 +100,9 @@ try {
   const observeNs = (Bun.nanoseconds() - t0) / N
 
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
-  const pct = (setting: Setting) => (median(rate[setting]) / median(rate.off)) * 100
-  const paired = (setting: Setting) => rate[setting].map((x, i) => (x / rate.off[i]!) * 100)
+  const of = (setting: Setting, key: keyof Round) => rounds[setting].map((r) => r[key])
+  const pct = (setting: Setting) => (median(of(setting, 'rate')) / median(of('off', 'rate'))) * 100
+  const paired = (setting: Setting) => rounds[setting].map((r, i) => (r.rate / rounds.off[i]!.rate) * 100)
   console.log(
     `observability overhead, bun ${Bun.version}, ${ROUNDS} interleaved rounds × ${MEASURE_MS / 1000} s per setting after a ${WARMUP_MS / 1000} s warm-up, ${CONCURRENCY} clients, non-streamed chats`,
   )
@@ -106,10 +111,9 @@ try {
   console.log('|---|---:|---|---:|---:|')
   for (const setting of SETTINGS) {
     const ratio = setting === 'off' ? '–' : `${pct(setting).toFixed(1)}% (rounds ${paired(setting).map((x) => x.toFixed(1)).join(', ')})`
-    const other = (key: 'engine' | 'sink' | 'driver') => median(others[setting].map((o) => o[key])).toFixed(1)
-    console.log(
-      `| ${LABELS[setting]} | ${median(rate[setting]).toFixed(0)} | ${rate[setting].map((x) => x.toFixed(0)).join(', ')} | ${ratio} | ${median(cpu[setting]).toFixed(1)} / ${other('engine')} / ${other('sink')} / ${other('driver')} |`,
-    )
+    const cpu = (['gateway', 'engine', 'sink', 'driver'] as const).map((key) => median(of(setting, key)).toFixed(1)).join(' / ')
+    const rates = of(setting, 'rate')
+    console.log(`| ${LABELS[setting]} | ${median(rates).toFixed(0)} | ${rates.map((x) => x.toFixed(0)).join(', ')} | ${ratio} | ${cpu} |`)
   }
   console.log('')
   const target = pct('on') >= 90 ? 'PASS' : 'FAIL'

@@ -20,10 +20,9 @@ const CAP = 1_000_000
 const anthropic = cfg.api === 'anthropic'
 const messages = [{ role: 'user', content: 'Say something short.' }]
 const nonStreamBody = JSON.stringify({ model: 'm', max_tokens: 16, messages })
-const streamBody = JSON.stringify(
-  anthropic ? { model: 'm', max_tokens: cfg.tokens ?? 32, stream: true, messages } : { model: 'm', max_tokens: cfg.tokens ?? 32, bench_pace_ms: cfg.paceMs ?? 20, stream: true, messages },
-)
-const headers: Record<string, string> = anthropic ? { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' } : { 'content-type': 'application/json' }
+// The Messages API refuses unknown fields: there the fake engine's own pace applies.
+const streamBody = JSON.stringify({ model: 'm', max_tokens: cfg.tokens ?? 32, stream: true, messages, ...(anthropic ? {} : { bench_pace_ms: cfg.paceMs ?? 20 }) })
+const headers: Record<string, string> = { 'content-type': 'application/json', ...(anthropic ? { 'anthropic-version': '2023-06-01' } : {}) }
 /** How each API's stream marks a token event, its end and a failure. */
 const TOKEN = anthropic ? '"type":"text_delta","text":"tok' : '"content":"tok'
 const END = anthropic ? 'event: message_stop' : 'data: [DONE]'
