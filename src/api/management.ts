@@ -9,7 +9,7 @@ import type { EngineRegistry } from '../control-plane/engine-registry'
 import type { Router } from '../control-plane/router'
 import { ApiError, ERROR_CODES, invalidRequest } from '../errors'
 import type { AdminCheckContext } from './auth'
-import { objectField, rejectUnknownFields } from './params'
+import { boolQuery, objectField, rejectUnknownFields, withoutNulls, type WithoutNulls } from './params'
 import { managementModels, PatchEngineBody, RegisterEngineBody, type RegisterEngine } from '../schemas/management'
 
 export interface ManagementDeps {
@@ -71,7 +71,7 @@ export function managementRoutes({ registry, router, admin, requireAdmin, routin
       return { engines, count: engines.length }
     }, { detail: { tags: ['Management'], summary: 'Every registered engine' } })
     // 200, as the original control plane answered (its clients check for it), not 201.
-    .post(`${PREFIX}/engines/register`, async ({ body }) => (await admin.register(registerInput(body))).describe(), { ...guardedBody(RegisterEngineBody), body: 'management.register', detail: { tags: ['Management'], summary: 'Register an engine (checked at once, persisted; 409 on a duplicate id or URL)' } })
+    .post(`${PREFIX}/engines/register`, async ({ body }) => (await admin.register(registerInput(withoutNulls(body)))).describe(), { ...guardedBody(RegisterEngineBody), body: 'management.register', detail: { tags: ['Management'], summary: 'Register an engine (checked at once, persisted; 409 on a duplicate id or URL)' } })
     .post(`${PREFIX}/engines/prune`, () => {
       const removed = admin.prune()
       return { removed, count: removed.length }
@@ -94,7 +94,7 @@ export function managementRoutes({ registry, router, admin, requireAdmin, routin
     })
 }
 
-function registerInput(body: RegisterEngine) {
+function registerInput(body: WithoutNulls<RegisterEngine>) {
   if (body.url === undefined && (body.host === undefined || body.port === undefined))
     throw invalidRequest('Give the engine as url, or as host and port', body.host === undefined ? 'host' : 'port')
   if (body.url !== undefined && (body.host !== undefined || body.port !== undefined))
@@ -120,7 +120,5 @@ function registerInput(body: RegisterEngine) {
 }
 
 function parseDrain(raw: string | undefined): boolean {
-  if (raw === undefined || raw === '' || raw === 'true' || raw === '1') return true
-  if (raw === 'false' || raw === '0') return false
-  throw invalidRequest(`drain must be true or false, got '${raw}'`, 'drain')
+  return boolQuery(raw, 'drain') ?? true
 }

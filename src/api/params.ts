@@ -21,11 +21,27 @@ export function numberQuery(raw: string | undefined, name: string, min: number, 
   return n
 }
 
-/** An optional JSON object field (free-form metadata). */
+/**
+ * An optional boolean query parameter, read as FastAPI (the original gateway) reads one: true, 1, yes,
+ * on, t, y or false, 0, no, off, f, n in any case, so Python's `requests` sending `True` is understood.
+ */
+export function boolQuery(raw: string | undefined, name: string): boolean | undefined {
+  if (raw === undefined || raw === '') return undefined
+  const value = BOOLEANS.get(raw.trim().toLowerCase())
+  if (value === undefined) throw invalidRequest(`Invalid value for '${name}': expected true or false (got '${raw}')`, name)
+  return value
+}
+
+const BOOLEANS = new Map([
+  ...['true', '1', 'yes', 'on', 't', 'y'].map((word) => [word, true] as const),
+  ...['false', '0', 'no', 'off', 'f', 'n'].map((word) => [word, false] as const),
+])
+
+/** An optional JSON object field (free-form metadata); null is "not given", as Python clients send None. */
 export function objectField(value: unknown, name: string): Record<string, unknown> | undefined {
-  if (value === undefined) return undefined
+  if (value === undefined || value === null) return undefined
   if (typeof value !== 'object' || value === null || Array.isArray(value))
-    throw invalidRequest(`Invalid value for '${name}': expected a JSON object (got ${value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value})`, name)
+    throw invalidRequest(`Invalid value for '${name}': expected a JSON object (got ${Array.isArray(value) ? 'a list' : typeof value})`, name)
   return value as Record<string, unknown>
 }
 
@@ -43,6 +59,15 @@ export function rejectUnknownFields(schema: TObject, nested: readonly string[] =
     }
   }
 }
+
+/** The object without its null-valued fields: an optional field sent as null (Python's None) is one not given. */
+export function withoutNulls<T extends object>(body: T): WithoutNulls<T> {
+  const out: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(body)) if (value !== null) out[key] = value
+  return out as WithoutNulls<T>
+}
+
+export type WithoutNulls<T> = { [K in keyof T]: Exclude<T[K], null> }
 
 function checkKnown(value: unknown, schema: TObject, prefix: string): void {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return

@@ -6,7 +6,7 @@ import { invalidRequest } from '../errors'
 import { SESSION_ID, SESSION_ID_RULE } from '../schemas/session-id'
 import { PAGE, type SessionService } from '../sessions/session-service'
 import type { PrincipalOf } from './auth'
-import { intQuery, numberQuery, objectField } from './params'
+import { boolQuery, intQuery, numberQuery, objectField, withoutNulls } from './params'
 import { CleanupQuery, ImportBody, ImportQuery, PageQuery, sessionModels } from '../schemas/sessions'
 
 const tags = ['Sessions']
@@ -25,13 +25,13 @@ export function sessionRoutes(sessions: SessionService, defaultTtlMinutes: numbe
     .post(
       '/sessions',
       // 200, as the original gateway answered (its clients check for it), not 201.
-      ({ body, request }) => sessions.create({ ...body, metadata: objectField(body.metadata, 'metadata') }, scope(request)),
+      ({ body, request }) => sessions.create({ ...withoutNulls(body), metadata: objectField(body.metadata, 'metadata') }, scope(request)),
       { body: 'sessions.create', detail: { tags, summary: 'Create a session ({title?, session_id?, metadata?}, or no body); 409 if the id exists' } },
     )
     .get('/sessions/export', ({ request }) => sessions.export(undefined, scope(request)), { detail: { tags, summary: 'Every session with its messages: {version, exported_at, sessions}' } })
     .post(
       '/sessions/import',
-      ({ body, query, request }) => sessions.import(body, query.overwrite === 'true' || query.overwrite === '1', scope(request)),
+      ({ body, query, request }) => sessions.import(body, boolQuery(query.overwrite, 'overwrite') ?? false, scope(request)),
       {
         body: ImportBody,
         query: ImportQuery,

@@ -9,17 +9,20 @@ const maxConcurrency = Type.Integer({ minimum: 1, description: 'Most requests in
 // Checked as an object by the controller: Elysia would reshape a string or list into one.
 const metadata = t.Unknown({ description: 'A free-form object of operator data, shown as given' })
 
+/** An optional field that may also be sent as null, meaning not given (Python clients send None). */
+const optional = <T extends Parameters<typeof t.Nullable>[0]>(schema: T) => t.Optional(t.Nullable(schema))
+
 export const RegisterEngineBody = t.Object(
   {
-    engine_id: t.Optional(t.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:#@/-]+$', description: 'Unique id; default host:port' })),
-    model_id: t.Optional(t.String({ minLength: 1, description: 'The model expected there; the served models are discovered' })),
-    url: t.Optional(t.String({ minLength: 1, description: 'OpenAI-compatible base URL (http://h:8000 means http://h:8000/v1); or give host and port' })),
-    host: t.Optional(t.String({ minLength: 1 })),
-    port: t.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
-    engine_kind: t.Optional(t.String({ minLength: 1, description: 'llm (default), embedding (serves only /v1/embeddings) or free text' })),
-    api: t.Optional(t.Union([t.Literal('openai'), t.Literal('anthropic')])),
-    weight: t.Optional(weight),
-    max_concurrency: t.Optional(t.Nullable(maxConcurrency)),
+    engine_id: optional(t.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:#@/-]+$', description: 'Unique id; default host:port' })),
+    model_id: optional(t.String({ minLength: 1, description: 'The model expected there; the served models are discovered' })),
+    url: optional(t.String({ minLength: 1, description: 'OpenAI-compatible base URL (http://h:8000 means http://h:8000/v1); or give host and port' })),
+    host: optional(t.String({ minLength: 1 })),
+    port: optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+    engine_kind: optional(t.String({ minLength: 1, description: 'llm (default), embedding (serves only /v1/embeddings) or free text' })),
+    api: optional(t.Union([t.Literal('openai'), t.Literal('anthropic')])),
+    weight: optional(weight),
+    max_concurrency: optional(maxConcurrency),
     metadata: t.Optional(metadata),
   },
   { additionalProperties: false },

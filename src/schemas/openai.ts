@@ -25,9 +25,10 @@ const sampling = {
   frequency_penalty: nullable(t.Number({ minimum: -2, maximum: 2, description: 'Within [-2, 2]' })),
   n: nullable(integer({ minimum: 1, description: 'Must be >= 1' })),
   stop: nullable(t.Union([t.String(), t.Array(t.String())], { description: 'A string or a list of strings' })),
-  user: t.Optional(t.String()),
-  session_id: t.Optional(t.String({ pattern: SESSION_ID_PATTERN, description: SESSION_ID_RULE })),
-  trace_id: t.Optional(t.String({ pattern: SESSION_ID_PATTERN, description: `sageLLM extension: trace id, ${SESSION_ID_RULE}` })),
+  // null is "not given" here too (Python clients send None): the gateway reads these only when they are strings.
+  user: nullable(t.String()),
+  session_id: nullable(t.String({ pattern: SESSION_ID_PATTERN, description: SESSION_ID_RULE })),
+  trace_id: nullable(t.String({ pattern: SESSION_ID_PATTERN, description: `sageLLM extension: trace id, ${SESSION_ID_RULE}` })),
 }
 
 export const ChatMessage = t.Object(
@@ -71,8 +72,8 @@ export const EmbeddingRequest = t.Object(
       description: 'A string, a list of strings, a list of token ids, or a list of such lists',
     }),
     encoding_format: t.Optional(t.Union([t.Literal('float'), t.Literal('base64')], { description: "'float' or 'base64'" })),
-    dimensions: t.Optional(integer({ minimum: 1, description: 'Must be >= 1' })),
-    user: t.Optional(t.String()),
+    dimensions: nullable(integer({ minimum: 1, description: 'Must be >= 1' })),
+    user: sampling.user,
     session_id: sampling.session_id,
     trace_id: sampling.trace_id,
   },

@@ -6,10 +6,13 @@ import { SESSION_ID_PATTERN, SESSION_ID_RULE } from './session-id'
 
 const title = t.String({ minLength: 1, maxLength: 1000, description: 'A non-empty title' })
 
+/** An optional field that may also be sent as null, meaning not given (Python clients send None). */
+const optional = <T extends Parameters<typeof t.Nullable>[0]>(schema: T) => t.Optional(t.Nullable(schema))
+
 export const CreateSessionBody = t.Object(
   {
-    title: t.Optional(title),
-    session_id: t.Optional(t.String({ pattern: SESSION_ID_PATTERN, description: `${SESSION_ID_RULE}; default a UUID` })),
+    title: optional(title),
+    session_id: optional(t.String({ pattern: SESSION_ID_PATTERN, description: `${SESSION_ID_RULE}; default a UUID` })),
     // Checked as an object by the controller: Elysia would reshape a string into one.
     metadata: t.Optional(t.Unknown({ description: 'A free-form object; its `title` is used when no title field is given' })),
   },
@@ -24,8 +27,9 @@ export const PageQuery = t.Object({
   cursor: t.Optional(t.String({ minLength: 1, description: 'next_cursor of the previous page' })),
 })
 
+// Parsed by the controller (api/params.ts boolQuery): true/false, 1/0, yes/no, on/off in any case.
 export const ImportQuery = t.Object({
-  overwrite: t.Optional(t.Union([t.Literal('true'), t.Literal('false'), t.Literal('1'), t.Literal('0')], { description: 'true replaces sessions whose id exists; default false skips them' })),
+  overwrite: t.Optional(t.String({ description: 'true replaces sessions whose id exists; default false skips them' })),
 })
 
 export const CleanupQuery = t.Object({

@@ -202,6 +202,24 @@ test('a removed engine is no longer listed, and its models leave /v1/models unle
   expect(await modelIds(gw)).toEqual(['shared'])
 })
 
+test('DELETE ?drain=False (as Python requests sends False) answers at once with drained: false', async () => {
+  const { engine, gw, api } = await oneEngine()
+  const held = holdInference(engine)
+  const stream = await openChatStream(gw, 'm')
+  expect(await readJson(await api.remove('e1', '?drain=False'))).toEqual({ engine_id: 'e1', stopped: true, drained: false })
+  held.release()
+  expect((await stream.rest()).trimEnd().endsWith('data: [DONE]')).toBe(true)
+})
+
+test('register takes null for its optional fields as not given (Python clients send None): model_id is then the discovered one', async () => {
+  const engine = await fakeEngine(['m'])
+  const { api } = await gateway()
+  const { hostname, port } = new URL(engine.url)
+  const res = await api.register({ engine_id: 'py', model_id: null, host: hostname, port: Number(port), engine_kind: null, metadata: null, weight: null, api: null, max_concurrency: null })
+  expect(res.status).toBe(200)
+  expect(await readJson(res)).toMatchObject({ engine_id: 'py', model_id: 'm', engine_kind: 'llm', api: 'openai', weight: 1, max_concurrency: null, metadata: {} })
+})
+
 test('DELETE with a drain value that is not true or false is 400', async () => {
   const { api } = await oneEngine()
   const res = await api.remove('e1', '?drain=maybe')

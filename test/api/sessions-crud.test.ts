@@ -33,6 +33,15 @@ test('POST /sessions keeps the client id, title and metadata, with the title at 
   expect(await readJson(await api.get('my-session.1'))).toEqual(session)
 })
 
+test('POST /sessions takes null fields as not given (Python clients send None): a "New Chat" under a UUID', async () => {
+  const { api } = await gateways.start()
+  const res = await api.create({ title: null, session_id: null, metadata: null })
+  expect(res.status).toBe(200)
+  const session = await readJson(res)
+  expect(session.id).toMatch(UUID)
+  expect(session.metadata).toEqual({ title: 'New Chat' })
+})
+
 test('POST /sessions with an id that exists is 409 conflict and leaves the session as it was', async () => {
   const { api } = await gateways.start()
   await api.create({ session_id: 's1', title: 'First' })

@@ -155,9 +155,25 @@ test('an import body of the wrong kind (a number, an object with neither id nor 
   }
 })
 
-test('overwrite other than true/false/1/0 is 400 naming overwrite', async () => {
+test.each(['True', 'yes', 'ON', '1'])('overwrite=%s (as Python clients and FastAPI spell true) replaces the existing session', async (word) => {
   const { api } = await gateways.start()
-  const res = await api.import(importable('x', '2024-01-01T00:00:00.000Z'), '?overwrite=yes')
+  await api.import(importable('swap', '2024-01-01T00:00:00.000Z', 1, 'Original'))
+  const res = await api.import(importable('swap', '2024-02-01T00:00:00.000Z', 2, 'Replacement'), `?overwrite=${word}`)
+  expect(await readJson(res)).toEqual({ imported: 1, skipped: 0 })
+  expect((await readJson(await api.get('swap'))).metadata.title).toBe('Replacement')
+})
+
+test.each(['False', 'no', 'off', '0'])('overwrite=%s skips the existing session', async (word) => {
+  const { api } = await gateways.start()
+  await api.import(importable('keep', '2024-01-01T00:00:00.000Z', 1, 'Original'))
+  const res = await api.import(importable('keep', '2024-02-01T00:00:00.000Z', 2, 'Replacement'), `?overwrite=${word}`)
+  expect(await readJson(res)).toEqual({ imported: 0, skipped: 1 })
+  expect((await readJson(await api.get('keep'))).metadata.title).toBe('Original')
+})
+
+test.each(['maybe', 'constructor'])('overwrite=%s is 400 naming overwrite, and nothing is imported', async (word) => {
+  const { api } = await gateways.start()
+  const res = await api.import(importable('x', '2024-01-01T00:00:00.000Z'), `?overwrite=${word}`)
   expect(res.status).toBe(400)
   expect((await errorOf(res)).param).toBe('overwrite')
   expect(await countedTotals(api)).toEqual({ total_sessions: 0, total_messages: 0 })

@@ -146,6 +146,16 @@ test('session_id and trace_id are accepted but not forwarded to the engine', asy
   expect(received.top_k).toBe(5)
 })
 
+test('user, session_id and trace_id sent as null (Python None) are accepted: user goes on as sent, the others do not', async () => {
+  const sent = { model: 'fake-model', messages: [{ role: 'user', content: 'hi' }], user: null, session_id: null, trace_id: null }
+  const res = await client.chat.completions.create(sent as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming)
+  expect(res.choices[0]!.message.content).toContain('You said: "hi"')
+  const received = engineRequest().body as Body
+  expect(received.user).toBeNull()
+  expect('session_id' in received).toBe(false)
+  expect('trace_id' in received).toBe(false)
+})
+
 test("the client's x-request-id is echoed back and forwarded to the engine", async () => {
   const { response, request_id } = await client.chat.completions
     .create({ model: 'fake-model', messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'x-request-id': 'client-req-42' } })
