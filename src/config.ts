@@ -133,6 +133,12 @@ export const ENV = {
   sessionTtlMinutes: 'SAGELLM_GATEWAY_SESSION_TTL_MINUTES',
 } as const
 
+/**
+ * The original gateway's session-store variables. Sessions live in the SQLite database here (--db), so
+ * these are not read; the gateway says so at start-up rather than ignore them silently.
+ */
+export const ORIGINAL_SESSION_ENV = ['SAGELLM_GATEWAY_SESSION_BACKEND', 'SAGELLM_GATEWAY_SESSION_FILE_PATH', 'SAGELLM_GATEWAY_SESSION_REDIS_URL'] as const
+
 const FLAGS = {
   host: { type: 'string' },
   port: { type: 'string' },

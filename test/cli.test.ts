@@ -208,6 +208,13 @@ describe('a running gateway', () => {
     expect(body.choices[0]!.message.content).toContain('Mock reply from mock')
   })
 
+  test("the original's session-store variables are named in a start-up warning, not silently ignored", async () => {
+    const gw = await startGateway([...LOOPBACK, '--port', '0', '--db', ':memory:'], { SAGELLM_GATEWAY_SESSION_BACKEND: 'redis', SAGELLM_GATEWAY_SESSION_REDIS_URL: 'redis://10.0.0.9:6379' })
+    const warning = gw.stdout.lines.map(parseJson).find((line) => line?.msg?.includes('session-store variables are not read'))
+    expect(warning).toMatchObject({ level: 'warning', variables: ['SAGELLM_GATEWAY_SESSION_BACKEND', 'SAGELLM_GATEWAY_SESSION_REDIS_URL'], database: ':memory:' })
+    expect(JSON.stringify(warning)).not.toContain('10.0.0.9')
+  })
+
   test('deploy/config.example.yaml starts a gateway with its example engines', async () => {
     const gw = await startGateway(['--config', EXAMPLE_CONFIG, ...LOOPBACK, '--port', '0'])
     expect(gw.listening.engines.map((e: { url: string }) => e.url)).toEqual(['http://127.0.0.1:8000/v1', 'http://127.0.0.1:8001/v1'])
