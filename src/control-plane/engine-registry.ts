@@ -260,6 +260,14 @@ export class EngineRegistry {
       if (changed) {
         this.rebuildIndex()
         this.options.log.info('engine models discovered', { engine_id: engine.id, url: engine.baseUrl, models: [...models.keys()] })
+        // Routing goes by the models an engine lists: a declared model it does not list is one whose
+        // requests will not reach it (a served-model-name left out, a typo in SAGELLM_ENGINE_MODEL).
+        if (engine.modelId !== undefined && !models.has(engine.modelId))
+          this.options.log.warning('engine does not serve its declared model_id: requests for that model will not reach it', {
+            engine_id: engine.id,
+            model_id: engine.modelId,
+            models: [...models.keys()],
+          })
       }
     } catch (e) {
       if (engine.state === 'DRAINING' || engine.state === 'STOPPED') return

@@ -7,6 +7,7 @@ import { EngineRegistry } from '../../src/control-plane/engine-registry'
 import { EngineError } from '../../src/engines/engine-client'
 import { ApiError } from '../../src/errors'
 import { silentLogger } from '../../src/telemetry/logger'
+import { captureLogs } from '../helpers/telemetry'
 
 /** A scripted engine: `health` and `models` decide what its endpoints answer right now. */
 function scripted(id: string, extra: Partial<EngineSpec> = {}) {
@@ -40,6 +41,16 @@ describe('health checks', () => {
     await r.checkAll()
     expect(r.get('a')!.state).toBe('READY')
     expect(r.candidates('m', 'chat').map((e) => e.id)).toEqual(['a'])
+  })
+
+  test('a declared model_id the engine does not list is named in a warning when its models are discovered', async () => {
+    const logs = captureLogs()
+    const a = scripted('a', { modelId: 'qwen-7b' })
+    a.script.models = ['Qwen/Qwen2.5-7B-Instruct']
+    const b = scripted('b', { modelId: 'm' })
+    await new EngineRegistry([a.spec, b.spec], { intervalMs: 60_000, timeoutMs: 1000, failureThreshold: 2, log: logs.log }).checkAll()
+    const warnings = logs.lines.filter((line) => line.level === 'warning')
+    expect(warnings).toEqual([expect.objectContaining({ engine_id: 'a', model_id: 'qwen-7b', models: ['Qwen/Qwen2.5-7B-Instruct'] })])
   })
 
   test('failed checks take an engine to ERROR at the threshold, and a passing one brings it back', async () => {
