@@ -5,7 +5,7 @@
 // request path; model lists refresh on the same loop. The index of READY engines per model is what
 // routing reads.
 import { EngineError } from '../engines/engine-client'
-import { ApiError, ERROR_CODES, modelNotFound, noEngine } from '../errors'
+import { ApiError, ERROR_CODES, invalidRequest, modelNotFound, noEngine } from '../errors'
 import type { Logger } from '../telemetry/logger'
 import { Engine, type BreakerSettings, type EngineSpec, type EngineState, type ModelCard, type Operation } from './engine'
 import { checkEngine } from './health-check'
@@ -239,8 +239,11 @@ export class EngineRegistry {
     const servedBy = engines.filter((e) => e.models.has(model))
     if (servedBy.length) {
       const states = servedBy.map((e) => `${e.id} is ${e.state}${e.lastError ? ` (${e.lastError})` : ''}`).join('; ')
-      const wrongKind = servedBy.every((e) => !e.servesOperation(op))
-      return noEngine(model, wrongKind ? `it is served only by ${servedBy.map((e) => `${e.id} (${e.role})`).join(', ')}, which do not serve ${op}` : states)
+      // Served, but by no engine that does this operation (chat to an embedding model): a request that
+      // cannot succeed however often it is retried is the client's error, as OpenAI answers it, not a 503.
+      if (servedBy.every((e) => !e.servesOperation(op)))
+        return invalidRequest(`The model '${model}' does not serve ${op}: it is served only by ${servedBy.map((e) => `${e.id} (${e.role})`).join(', ')}`, 'model')
+      return noEngine(model, states)
     }
     if (engines.length === 0) return noEngine(model, 'no engine is configured (use --engine URL or --mock)')
     const unknown = engines.filter((e) => e.state !== 'READY')

@@ -189,7 +189,7 @@ describe('operations', () => {
     expect(r.candidates('m', 'embeddings').map((e) => e.id)).toEqual(['llm', 'emb'])
   })
 
-  test('a model served only by an embedding engine gets a 503 that says so for chat', async () => {
+  test('a model served only by an embedding engine is a 400 invalid_request_error for chat that says so (retrying cannot help)', async () => {
     const emb = scripted('emb', { kind: 'embedding' })
     const r = registry([emb.spec])
     await r.checkAll()
@@ -197,7 +197,8 @@ describe('operations', () => {
       () => undefined,
       (e: unknown) => e as ApiError,
     )
-    expect(error?.httpStatus).toBe(503)
-    expect(error?.message).toContain('emb (embedding engine)')
+    expect(error?.httpStatus).toBe(400)
+    expect(error).toMatchObject({ type: 'invalid_request_error', param: 'model' })
+    expect(error?.message).toBe("The model 'm' does not serve chat: it is served only by emb (embedding engine)")
   })
 })
