@@ -135,13 +135,13 @@ test('a refused connection fails over to the other native engine', async () => {
   expect(b.bodies.length).toBe(4)
 })
 
-test('a session needs an OpenAI engine: with only native engines the answer says so', async () => {
+test('a session needs an OpenAI engine: with only native engines the answer is a 400 that says so (retrying cannot help)', async () => {
   const engine = nativeEngine()
   const { client } = await gatewayFor(engine)
   const error = (await client.messages
     .create({ ...request, metadata: { session_id: 's1' } } as Anthropic.MessageCreateParamsNonStreaming)
     .then(() => undefined, (e: unknown) => e)) as InstanceType<typeof Anthropic.APIError>
-  expect(error.status).toBe(529)
-  expect(JSON.stringify(error.error)).toContain('anthropic-API engine')
+  expect(error.status).toBe(400)
+  expect(error.error).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('anthropic-API engine') } })
   expect(engine.bodies).toHaveLength(0)
 })
