@@ -36,7 +36,8 @@ export type OpenAIErrorType =
   | 'server_error'
 
 export interface OpenAIErrorBody {
-  error: { message: string; type: string; param: string | null; code: string | null }
+  /** OpenAI's fields, and the sageLLM protocol's `retryable` (whether the same request may succeed later). */
+  error: { message: string; type: string; param: string | null; code: string | null; retryable: boolean }
 }
 
 export interface AnthropicErrorBody {
@@ -89,7 +90,16 @@ export const internalError = () =>
   new ApiError(500, 'The gateway hit an unexpected error; the request id identifies it in the logs', 'server_error', ERROR_CODES.internal)
 
 export function toOpenAIErrorBody(error: ApiError): OpenAIErrorBody {
-  return { error: { message: error.message, type: error.type, param: error.param, code: error.errorCode } }
+  return { error: { message: error.message, type: error.type, param: error.param, code: error.errorCode, retryable: isRetryable(error.httpStatus) } }
+}
+
+/**
+ * Whether the same request may succeed if sent again (the sageLLM protocol's `retryable`): a timeout,
+ * a rate limit or a full queue, and every 5xx (no engine now, engines failing, a gateway fault); never
+ * a request the gateway or the engine refused as it is.
+ */
+export function isRetryable(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500
 }
 
 /** Anthropic's error types by HTTP status (https://docs.anthropic.com/en/api/errors). */

@@ -44,7 +44,9 @@ export const OPENAI_SSE: SseDialect = {
     return finished ? { forward: true, finished } : FORWARD
   },
   doneTail: SSE_DONE,
-  failureTail: (message, code) => sseEvent({ error: { message, type: 'server_error', param: null, code } }),
+  // A failure mid-stream (the engine's, or a turn that could not be stored) is a server error:
+  // retryable, as every 5xx is (errors.ts isRetryable).
+  failureTail: (message, code) => sseEvent({ error: { message, type: 'server_error', param: null, code, retryable: true } }),
 }
 
 const ANTHROPIC_EVENT = /^event: *(\S+)/m

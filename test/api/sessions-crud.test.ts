@@ -92,7 +92,7 @@ test('every single-session route answers 404 not_found in the OpenAI envelope fo
   for (const res of answers) {
     expect(res.status).toBe(404)
     const error = await errorOf(res)
-    expect(error).toEqual({ message: expect.stringContaining('ghost'), type: 'not_found_error', param: 'session_id', code: 'not_found' })
+    expect(error).toEqual({ message: expect.stringContaining('ghost'), type: 'not_found_error', param: 'session_id', code: 'not_found', retryable: false })
   }
   expect((await readJson(await gw.fetch('/health'))).sessions).toEqual({ total_sessions: 0, total_messages: 0 })
 })

@@ -38,13 +38,14 @@ import type { ErrorBody } from './sessions-api'
 
 export { errorOf, type ErrorBody } from './sessions-api'
 
-/** Checks status and the exact OpenAI envelope {error:{message,type,param,code}}; returns the error. */
+/** Checks status and the exact OpenAI envelope {error:{message,type,param,code,retryable}}; returns the error. */
 export async function expectOpenAIError(res: Response, status: number, expected: Partial<ErrorBody> = {}): Promise<ErrorBody> {
   expect(res.status).toBe(status)
   expect(res.headers.get('content-type')).toStartWith('application/json')
   const body = await readJson(res)
   expect(Object.keys(body)).toEqual(['error'])
-  expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'param', 'type'])
+  expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'param', 'retryable', 'type'])
+  expect(body.error.retryable).toBe(status === 429 || status >= 500)
   expect(body.error.message.length).toBeGreaterThan(0)
   expect(body.error).toMatchObject(expected)
   return body.error as ErrorBody

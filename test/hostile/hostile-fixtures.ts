@@ -29,14 +29,14 @@ export interface OpenAIError {
   code: string | null
 }
 
-/** Checks status, content type and the exact envelope {error:{message,type,param,code}}; returns the error. */
+/** Checks status, content type and the exact envelope {error:{message,type,param,code,retryable}}; returns the error. */
 export async function expectOpenAIError(res: Response, status: number): Promise<OpenAIError> {
   const text = await res.text()
   expect({ status: res.status, text: text.slice(0, 300) }).toMatchObject({ status })
   expect(res.headers.get('content-type')).toStartWith('application/json')
   const body = JSON.parse(text) as { error: OpenAIError }
   expect(Object.keys(body)).toEqual(['error'])
-  expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'param', 'type'])
+  expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'param', 'retryable', 'type'])
   expect(body.error.message.length).toBeGreaterThan(0)
   return body.error
 }

@@ -159,7 +159,7 @@ test('an engine dying mid-stream ends the stream with an error event and [DONE];
   a!.override = () => sseResponse([chunk({ role: 'assistant', content: '' }), chunk({ content: 'Hello' }), chunk({ content: ' wor' })], { delayMs: 10, dieAfter: 3 })
   const raw = await (await postJson(gw, '/v1/chat/completions', chat({ stream: true }))).text()
   expect(raw).toContain('"content":"Hello"')
-  expect(raw).toMatch(/data: \{"error":\{"message":"Engine [^"]+ failed mid-stream[^"]*","type":"server_error","param":null,"code":"engine_error"\}\}\n\ndata: \[DONE\]\n\n$/)
+  expect(raw).toMatch(/data: \{"error":\{"message":"Engine [^"]+ failed mid-stream[^"]*","type":"server_error","param":null,"code":"engine_error","retryable":true\}\}\n\ndata: \[DONE\]\n\n$/)
 
   const received: string[] = []
   const consume = async () => {

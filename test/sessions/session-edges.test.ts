@@ -57,7 +57,7 @@ test('a streamed reply that could not be stored ends with an error event before 
       body: JSON.stringify({ model: 'm', stream: true, messages: [{ role: 'user', content: 'hi' }] }),
     })
     const text = await res.text()
-    expect(text).toMatch(/data: \{"error":\{"message":"[^"]*could not be stored[^"]*disk full[^"]*","type":"server_error","param":null,"code":"internal_error"\}\}\n\ndata: \[DONE\]\n\n$/)
+    expect(text).toMatch(/data: \{"error":\{"message":"[^"]*could not be stored[^"]*disk full[^"]*","type":"server_error","param":null,"code":"internal_error","retryable":true\}\}\n\ndata: \[DONE\]\n\n$/)
   } finally {
     failing.mockRestore()
   }

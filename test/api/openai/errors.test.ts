@@ -1,5 +1,5 @@
 // Every way an OpenAI request can be refused answers with a status and OpenAI's error envelope
-// {error:{message,type,param,code}}, carries an x-request-id, and reaches SDK users as its typed errors.
+// {error:{message,type,param,code}} (plus the sageLLM protocol's retryable), carries an x-request-id, and reaches SDK users as its typed errors.
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import OpenAI, { APIError, BadRequestError, InternalServerError, NotFoundError } from 'openai'
 import { startFakeEngine, type FakeEngine } from '../../helpers/fake-engine'
@@ -23,7 +23,7 @@ afterAll(async () => {
 })
 
 interface Envelope {
-  error: { message: string; type: string; param: string | null; code: string | null }
+  error: { message: string; type: string; param: string | null; code: string | null; retryable: boolean }
 }
 
 /** Checks status, the x-request-id header and the exact envelope shape; returns the error object. */
@@ -33,7 +33,9 @@ async function expectEnvelope(res: Response, status: number): Promise<Envelope['
   expect(res.headers.get('content-type')).toStartWith('application/json')
   const body = (await res.json()) as Envelope
   expect(Object.keys(body)).toEqual(['error'])
-  expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'param', 'type'])
+  expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'param', 'retryable', 'type'])
+  // The sageLLM protocol's flag: only a status the same request may get past later is retryable.
+  expect(body.error.retryable).toBe(status === 429 || status >= 500)
   expect(typeof body.error.message).toBe('string')
   expect(body.error.message.length).toBeGreaterThan(0)
   expect(typeof body.error.type).toBe('string')
