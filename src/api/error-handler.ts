@@ -1,5 +1,6 @@
 // The global error plugin, registered first: whatever a handler, parser or validator throws becomes
-// one answer in the API's own envelope (Anthropic's on /v1/messages, OpenAI's elsewhere), never a bare 500.
+// one answer in the API's own envelope (Anthropic's on /v1/messages and to Anthropic clients of
+// /v1/models, OpenAI's elsewhere), never a bare 500.
 import { Elysia, ParseError, ValidationError } from 'elysia'
 import { ClientGone } from '../engines/engine-client'
 import {
@@ -14,6 +15,7 @@ import {
 } from '../errors'
 import type { Logger } from '../telemetry/logger'
 import type { RequestTelemetry } from '../telemetry/request-telemetry'
+import { speaksAnthropic } from './dialect'
 import { pathOf } from './request-path'
 
 export function errorHandler(log: Logger, telemetry?: RequestTelemetry) {
@@ -29,7 +31,7 @@ export function errorHandler(log: Logger, telemetry?: RequestTelemetry) {
     telemetry?.answered(request, route, set.status)
     if (apiError.httpStatus >= 500 && !(error instanceof ApiError))
       log.error('unhandled error', { request_id: set.headers['x-request-id'], error: String(error), stack: (error as Error)?.stack })
-    const anthropic = pathOf(request).startsWith('/v1/messages')
+    const anthropic = speaksAnthropic(request)
     const body = anthropic ? toAnthropicErrorBody(apiError) : toOpenAIErrorBody(apiError)
     // Anthropic's SDKs read the request id from `request-id` (error.requestID); OpenAI's from x-request-id.
     const requestId = anthropic ? { 'request-id': String(set.headers['x-request-id']) } : {}

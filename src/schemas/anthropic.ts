@@ -26,7 +26,32 @@ const fields = {
   tool_choice: t.Optional(
     t.Object({ type: t.String({ description: 'auto, any, tool or none' }), name: t.Optional(t.String()), disable_parallel_tool_use: t.Optional(t.Boolean()) }, open),
   ),
-  thinking: t.Optional(t.Object({ type: t.String({ description: 'enabled or disabled' }), budget_tokens: t.Optional(Type.Integer({ minimum: 0 })) }, open)),
+  thinking: t.Optional(
+    t.Object(
+      {
+        type: t.String({ description: 'enabled, adaptive, between_tools or disabled' }),
+        budget_tokens: t.Optional(Type.Integer({ minimum: 0 })),
+        display: t.Optional(t.Nullable(t.String({ description: 'summarized or omitted' }))),
+      },
+      open,
+    ),
+  ),
+  output_config: t.Optional(
+    t.Object(
+      {
+        effort: t.Optional(t.Nullable(t.String({ description: 'low, medium, high, xhigh or max' }))),
+        format: t.Optional(
+          t.Nullable(
+            t.Object(
+              { type: t.Literal('json_schema', { description: 'json_schema, the one format' }), schema: t.Object({}, { ...open, minProperties: 1, description: 'A JSON schema (at least one keyword)' }) },
+              { additionalProperties: false, description: 'null or {type: "json_schema", schema}' },
+            ),
+          ),
+        ),
+      },
+      { additionalProperties: false },
+    ),
+  ),
   metadata: t.Optional(
     t.Object(
       {
@@ -36,6 +61,13 @@ const fields = {
       { additionalProperties: false },
     ),
   ),
+  // Accepted for client compatibility, with nothing to do here: engines cache prompt prefixes on their
+  // own (vLLM's prefix cache), a self-hosted fleet has one speed, and Anthropic's user profiles and
+  // workspaces do not exist on it. The SDK types cache_control and speed as nullable: null is absent.
+  cache_control: t.Optional(t.Nullable(t.Object({ type: t.String() }, open))),
+  speed: t.Optional(t.Nullable(t.String())),
+  user_profile_id: t.Optional(t.String()),
+  workspace_id: t.Optional(t.String()),
 }
 
 export const AnthropicMessagesBody = t.Object(
@@ -48,10 +80,13 @@ export const AnthropicMessagesBody = t.Object(
     top_k: t.Optional(Type.Integer({ minimum: 0, description: 'An integer >= 0' })),
     stream: t.Optional(t.Boolean()),
     // Accepted for client compatibility, with nothing to do here: a self-hosted fleet has one tier and
-    // one place, and engines cache prompt prefixes on their own (vLLM's prefix cache).
+    // one place, and no cache-miss diagnostics to give. inference_geo and diagnostics may be null (the
+    // SDK types them nullable): null is absent.
     service_tier: t.Optional(t.String()),
-    inference_geo: t.Optional(t.String()),
-    cache_control: t.Optional(t.Object({ type: t.String() }, open)),
+    inference_geo: t.Optional(t.Nullable(t.String())),
+    diagnostics: t.Optional(t.Nullable(t.Object({ previous_message_id: t.Optional(t.Nullable(t.String())) }, open))),
+    // Containers hold Anthropic's code execution sandbox, which self-hosted engines do not have.
+    container: t.Optional(t.Null({ description: 'Only null: code execution containers are not available on self-hosted engines' })),
   },
   { additionalProperties: false },
 )

@@ -18,6 +18,7 @@ export interface AnthropicRequest {
   top_k?: number
   metadata?: Json
   thinking?: Json
+  output_config?: Json
   stream?: boolean
   [field: string]: unknown
 }
@@ -37,6 +38,10 @@ export function toOpenAIChat(request: AnthropicRequest): Json {
   const sessionId = request.metadata?.session_id
   if (typeof sessionId === 'string' && sessionId) body.session_id = sessionId
   if (request.thinking) body.chat_template_kwargs = thinkingSwitch(request.thinking)
+  // output_config.effort is not sent: its nearest OpenAI field, reasoning_effort, is read by few engine
+  // models (gpt-oss) and has fewer levels. A JSON schema format is the structured output vLLM and SGLang take.
+  const format = request.output_config?.format as Json | null | undefined
+  if (format) body.response_format = { type: 'json_schema', json_schema: { name: 'output', schema: format.schema } }
   if (request.stream === true) {
     body.stream = true
     body.stream_options = { include_usage: true }
@@ -194,10 +199,19 @@ function toolChoice(choice: Json): Json {
 
 /**
  * Extended thinking → the chat template switch reasoning models served by vLLM and SGLang read
- * (Qwen3's enable_thinking, DeepSeek's thinking); budget_tokens has no OpenAI counterpart.
+ * (Qwen3's enable_thinking, DeepSeek's thinking). The switch is all or nothing: budget_tokens, and
+ * the model's own choice of when to think (adaptive, between_tools), have no OpenAI counterpart, so
+ * every kind of thinking turns it on; `display` shapes only Anthropic's answer.
  */
 function thinkingSwitch(thinking: Json): Json {
-  if (thinking.type === 'enabled') return { enable_thinking: true, thinking: true }
-  if (thinking.type === 'disabled') return { enable_thinking: false, thinking: false }
-  throw invalidRequest(`thinking.type: expected enabled or disabled, got '${String(thinking.type)}'`, 'thinking.type')
+  switch (thinking.type) {
+    case 'enabled':
+    case 'adaptive':
+    case 'between_tools':
+      return { enable_thinking: true, thinking: true }
+    case 'disabled':
+      return { enable_thinking: false, thinking: false }
+    default:
+      throw invalidRequest(`thinking.type: expected enabled, adaptive, between_tools or disabled, got '${String(thinking.type)}'`, 'thinking.type')
+  }
 }

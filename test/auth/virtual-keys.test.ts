@@ -1,8 +1,8 @@
 // Virtual keys through /v1/management/keys: the create answer (the secret shown once), list, get,
 // patch, delete and revoke with the admin key; body validation naming the field; revoked, deleted and
 // expired keys refused at once; secrets never stored in clear; keys outliving a restart; the first key
-// turning auth on; and a key's model list (403 model_not_allowed, /v1/models filtered).
-import { PermissionDeniedError as AnthropicPermissionError } from '@anthropic-ai/sdk'
+// turning auth on; and a key's model list (403 model_not_allowed, /v1/models filtered in both APIs' shapes).
+import { NotFoundError as AnthropicNotFoundError, PermissionDeniedError as AnthropicPermissionError } from '@anthropic-ai/sdk'
 import { afterEach, expect, test } from 'bun:test'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -10,6 +10,7 @@ import type OpenAI from 'openai'
 import { PermissionDeniedError } from 'openai'
 import { expectAnthropicError, rejectionOf } from '../helpers/anthropic'
 import { readJson } from '../helpers/http'
+import { collect } from '../helpers/sse-client'
 import { ADMIN_KEY, AuthFixtures, anthropicAs, chatAs, createKey, expectOpenAIError, keysApi, openaiAs, send } from '../helpers/auth'
 
 const fixtures = new AuthFixtures()
@@ -261,6 +262,16 @@ test('/v1/models lists only the models of a key that has a list; the admin key s
   const ids = async (k: string) => ((await readJson(await send(gw, 'GET', '/v1/models', k))).data as { id: string }[]).map((m) => m.id).sort()
   expect(await ids(key)).toEqual(['m1'])
   expect(await ids(ADMIN_KEY)).toEqual(['m1', 'm2'])
+})
+
+test("the Anthropic SDK's models.list() and retrieve() show a key only its models; another is 404 not_found_error", async () => {
+  const gw = await fixtures.mockGateway(['--mock-model', 'm1', '--mock-model', 'm2'])
+  const { key } = await createKey(gw, { models: ['m1'] })
+  const client = anthropicAs(gw, key)
+  expect((await collect(client.models.list())).map((m) => m.id)).toEqual(['m1'])
+  expect((await client.models.retrieve('m1')).type).toBe('model')
+  expect(await rejectionOf(client.models.retrieve('m2'))).toBeInstanceOf(AnthropicNotFoundError)
+  await expectAnthropicError(await send(gw, 'GET', '/v1/models/m2', key, undefined, { 'anthropic-version': '2023-06-01' }), 404, 'not_found_error')
 })
 
 test('PATCH models takes effect for the next request', async () => {

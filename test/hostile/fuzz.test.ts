@@ -78,7 +78,7 @@ interface ErrorShape {
 }
 
 /** Why an error answer is not in its API's envelope, or undefined when it is. */
-function envelopeProblem(path: string, res: Response, text: string): string | undefined {
+function envelopeProblem(path: string, headers: Record<string, string>, res: Response, text: string): string | undefined {
   if (!res.headers.get('content-type')?.startsWith('application/json')) return `content-type ${res.headers.get('content-type')}`
   let body: ErrorShape | null
   try {
@@ -88,7 +88,9 @@ function envelopeProblem(path: string, res: Response, text: string): string | un
   }
   const e = body?.error
   const message = typeof e?.message === 'string' && e.message.length > 0 && typeof e.type === 'string'
-  if (path.startsWith('/v1/messages')) return body?.type === 'error' && message ? undefined : 'not {type:"error", error:{type, message}}'
+  // Anthropic clients (which send anthropic-version) get Anthropic's envelope from the model routes too.
+  const anthropicModels = (path === '/v1/models' || path.startsWith('/v1/models/')) && 'anthropic-version' in headers
+  if (path.startsWith('/v1/messages') || anthropicModels) return body?.type === 'error' && message ? undefined : 'not {type:"error", error:{type, message}}'
   const ok = Object.keys(body ?? {}).join() === 'error' && message && (e?.param === null || typeof e?.param === 'string') && (e?.code === null || typeof e?.code === 'string')
   return ok ? undefined : 'not {error:{message, type, param, code}}'
 }
@@ -98,7 +100,7 @@ function inspect(req: FuzzRequest, res: Response, text: string): void {
   const said = () => describe(req, res.status, text)
   statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1)
   if (res.status >= 500) found.serverErrors.push(said())
-  const problem = res.status >= 400 && req.method !== 'HEAD' ? envelopeProblem(new URL(gw.url + req.path).pathname, res, text) : undefined
+  const problem = res.status >= 400 && req.method !== 'HEAD' ? envelopeProblem(new URL(gw.url + req.path).pathname, req.headers, res, text) : undefined
   if (problem) found.envelopes.push(`${problem}: ${said()}`)
   const requestId = res.headers.get('x-request-id')
   if (!requestId || !SESSION_ID.test(requestId) || requestId === req.badRequestId) found.requestIds.push(`x-request-id ${JSON.stringify(requestId)}: ${said()}`)

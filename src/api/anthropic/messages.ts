@@ -58,7 +58,7 @@ export function anthropicRoutes(dispatcher: Dispatcher, registry: EngineRegistry
         return toAnthropicMessage((await response.json()) as Record<string, unknown>, context)
       },
       {
-        transform: rejectUnknownFields(AnthropicMessagesBody, ['metadata']),
+        transform: rejectUnknownFields(AnthropicMessagesBody, ['metadata', 'output_config']),
         body: 'anthropic.messages',
         detail: { tags, summary: 'Anthropic Messages API (stream: true for Anthropic server-sent events), over OpenAI-compatible engines' },
       },
@@ -84,7 +84,7 @@ export function anthropicRoutes(dispatcher: Dispatcher, registry: EngineRegistry
         return { input_tokens }
       },
       {
-        transform: rejectUnknownFields(AnthropicCountTokensBody, ['metadata']),
+        transform: rejectUnknownFields(AnthropicCountTokensBody, ['metadata', 'output_config']),
         body: 'anthropic.count_tokens',
         detail: { tags, summary: "Prompt tokens of a Messages request, counted by an engine's own tokenizer" },
       },

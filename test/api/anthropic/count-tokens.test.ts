@@ -84,6 +84,26 @@ test('count_tokens for an unknown model is a 404 not_found_error', async () => {
   expect(await expectAnthropicError(res, 404, 'not_found_error')).toContain('no-such-model')
 })
 
+test('count_tokens takes every field of the body about to be sent: a top-level cache_control counts like none', async () => {
+  const plain = await client.messages.countTokens({ model: 'm', system, messages: conversation })
+  const cached = await client.messages.countTokens({ model: 'm', system, messages: conversation, cache_control: { type: 'ephemeral' } })
+  expect(cached.input_tokens).toBe(plain.input_tokens)
+})
+
+test("count_tokens takes the SDK's other fields: thinking adaptive, output_config, speed, workspace and nulls", async () => {
+  const counted = await client.messages.countTokens({
+    model: 'm',
+    messages: conversation,
+    thinking: { type: 'adaptive', display: 'summarized' },
+    output_config: { effort: 'medium', format: { type: 'json_schema', schema: { type: 'object' } } },
+    speed: null,
+    cache_control: null,
+    user_profile_id: 'up_1',
+    workspace_id: 'ws_1',
+  })
+  expect(counted.input_tokens).toBeGreaterThan(0)
+})
+
 test('count_tokens takes no max_tokens: an unknown field is a 400 naming it', async () => {
   const res = await postJson(gw, '/v1/messages/count_tokens', { model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] })
   expect(await expectAnthropicError(res, 400, 'invalid_request_error')).toContain("'max_tokens'")

@@ -39,6 +39,9 @@ const refused: [string, Record<string, unknown>, string][] = [
   ['a server tool', { ...valid, tools: [{ type: 'web_search_20250305', name: 'web_search' }] }, "tools[0]: server tools of type 'web_search_20250305'"],
   ['an unknown tool_choice type', { ...valid, tools: [{ name: 'f', input_schema: { type: 'object' } }], tool_choice: { type: 'sometimes' } }, 'tool_choice.type'],
   ['an unknown thinking type', { ...valid, thinking: { type: 'maybe' } }, 'thinking.type'],
+  ['a misspelt output_config field', { ...valid, output_config: { efort: 'low' } }, "Unknown parameter: 'output_config.efort'"],
+  ['an output_config.format without a schema', { ...valid, output_config: { format: { type: 'json_schema' } } }, "'output_config.format'"],
+  ['a code execution container', { ...valid, container: 'container_1' }, "'container'"],
   ['a tool_use block without an id', { ...valid, messages: [...user, { role: 'assistant', content: [{ type: 'tool_use', name: 'f', input: {} }] }] }, 'messages[1].content[0]'],
 ]
 

@@ -1,7 +1,7 @@
 // POST /v1/messages without streaming, through the official Anthropic SDK: the Message the client gets
 // (text, stop_reason, id, model, usage from the engine), the exact OpenAI body the engine receives for
-// it (system first, sampling fields, stop, user; nothing Anthropic-only), multi-turn history, the
-// request-id header and the Anthropic headers clients send.
+// it (system first, sampling fields, stop, user, structured output; nothing Anthropic-only, null
+// fields as absent), multi-turn history, the request-id header and the Anthropic headers clients send.
 import type Anthropic from '@anthropic-ai/sdk'
 import { expect, test } from 'bun:test'
 import { answerChats, anthropicClient, completion, onlyChatRequest, sharedGateway } from '../../helpers/anthropic'
@@ -99,6 +99,44 @@ test('Anthropic-only fields (cache_control, service_tier, metadata, stream: fals
     max_tokens: 32,
   })
   expect(req.text).not.toContain('cache_control')
+})
+
+test('fields the SDK types as nullable, sent as null (inference_geo, cache_control, speed, container, diagnostics), are absent', async () => {
+  const msg = await client.messages.create({
+    ...hello,
+    inference_geo: null,
+    cache_control: null,
+    speed: null,
+    container: null,
+    diagnostics: null,
+    output_config: { effort: null, format: null },
+    metadata: { user_id: null },
+  })
+  expect(msg.stop_reason).toBe('end_turn')
+  expect(onlyChatRequest(engine).body).toEqual({ model: 'm', messages: [{ role: 'user', content: 'Hello gateway' }], max_tokens: 64 })
+})
+
+test('a top-level cache_control, speed, user_profile_id and workspace_id are accepted and never reach the engine', async () => {
+  await client.messages.create({ ...hello, cache_control: { type: 'ephemeral', ttl: '5m' }, speed: 'fast', user_profile_id: 'up_1', workspace_id: 'ws_1' })
+  expect(onlyChatRequest(engine).body).toEqual({ model: 'm', messages: [{ role: 'user', content: 'Hello gateway' }], max_tokens: 64 })
+})
+
+test('output_config.effort is accepted and, having no engine counterpart, sends the engine nothing', async () => {
+  const msg = await client.messages.create({ ...hello, output_config: { effort: 'low' } })
+  expect(msg.stop_reason).toBe('end_turn')
+  const req = onlyChatRequest(engine)
+  expect(req.body).toEqual({ model: 'm', messages: [{ role: 'user', content: 'Hello gateway' }], max_tokens: 64 })
+  expect(req.text).not.toContain('effort')
+})
+
+test('output_config.format json_schema reaches the engine as response_format json_schema with its schema', async () => {
+  const schema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false }
+  answerChats(engine, () => jsonResponse(completion({ content: '{"city":"Paris"}' })))
+  const msg = await client.messages.create({ ...hello, output_config: { effort: 'high', format: { type: 'json_schema', schema } } })
+  expect(JSON.parse((msg.content[0] as Anthropic.TextBlock).text)).toEqual({ city: 'Paris' })
+  const body = onlyChatRequest(engine).body
+  expect(body.response_format).toEqual({ type: 'json_schema', json_schema: { name: 'output', schema } })
+  expect(body.output_config).toBeUndefined()
 })
 
 test('a system prompt of text blocks becomes one system message, blocks joined by newlines', async () => {

@@ -1,9 +1,10 @@
-// Extended thinking: `thinking: {type: enabled}` switches the chat template's thinking on at the
-// engine; the engine's reasoning_content (whole or streamed) comes back as a thinking block before
-// the text block; thinking blocks in the client's history are not sent back to the engine.
+// Extended thinking: `thinking: {type: enabled}` (or adaptive, or between_tools) switches the chat
+// template's thinking on at the engine; the engine's reasoning_content (whole or streamed) comes back
+// as a thinking block before the text block; thinking blocks in the client's history are not sent
+// back to the engine.
 import type Anthropic from '@anthropic-ai/sdk'
 import { expect, test } from 'bun:test'
-import { answerChats, anthropicEventsOf, completion, onlyChatRequest, sharedGateway } from '../../helpers/anthropic'
+import { answerChats, anthropicEventsOf, chatRequests, completion, onlyChatRequest, sharedGateway } from '../../helpers/anthropic'
 import { jsonResponse, sseResponse, type FakeEngine } from '../../helpers/fake-engine'
 import { postJson, type TestGateway } from '../../helpers/gateway'
 import { chatChunk, DONE_EVENT, usageChunk } from '../../helpers/sessions'
@@ -23,6 +24,23 @@ test('thinking enabled asks the engine for enable_thinking through chat_template
   // budget_tokens has no OpenAI counterpart and Anthropic's own field does not leak.
   expect(body.thinking).toBeUndefined()
   expect(JSON.stringify(body)).not.toContain('budget_tokens')
+})
+
+test('thinking adaptive (display omitted) asks the engine for exactly what enabled does', async () => {
+  await client.messages.create({ ...ask, thinking: enabled })
+  await client.messages.create({ ...ask, thinking: { type: 'adaptive', display: 'omitted' } })
+  const [fromEnabled, fromAdaptive] = chatRequests(engine)
+  expect(fromAdaptive!.body.chat_template_kwargs).toEqual(fromEnabled!.body.chat_template_kwargs)
+  expect(fromAdaptive!.body.chat_template_kwargs).toMatchObject({ enable_thinking: true })
+  expect(fromAdaptive!.text).not.toContain('display')
+})
+
+test('thinking between_tools, and enabled with display: null, switch enable_thinking on', async () => {
+  await client.messages.create({ ...ask, thinking: { type: 'between_tools' } })
+  await client.messages.create({ ...ask, thinking: { ...enabled, display: null } })
+  const [betweenTools, nullDisplay] = chatRequests(engine)
+  expect(betweenTools!.body.chat_template_kwargs).toMatchObject({ enable_thinking: true })
+  expect(nullDisplay!.body.chat_template_kwargs).toMatchObject({ enable_thinking: true })
 })
 
 test('thinking disabled switches enable_thinking off', async () => {
