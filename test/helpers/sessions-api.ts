@@ -13,6 +13,7 @@ export interface ErrorBody {
   type: string
   param: string | null
   code: string | null
+  retryable: boolean
 }
 
 export const errorOf = async (res: Response): Promise<ErrorBody> => (await readJson(res)).error as ErrorBody
