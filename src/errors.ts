@@ -94,12 +94,13 @@ export function toOpenAIErrorBody(error: ApiError): OpenAIErrorBody {
 }
 
 /**
- * Whether the same request may succeed if sent again (the sageLLM protocol's `retryable`): a timeout,
- * a rate limit or a full queue, and every 5xx (no engine now, engines failing, a gateway fault); never
- * a request the gateway or the engine refused as it is.
+ * Whether the same request may succeed if sent again (the sageLLM protocol's `retryable`, and the
+ * `x-should-retry` header both SDKs obey): a timeout, a rate limit or a full queue, and a 5xx (no
+ * engine now, engines failing, a gateway fault); never a request refused as it is, nor one no engine
+ * here can do (501: count_tokens without a tokenizer).
  */
 export function isRetryable(status: number): boolean {
-  return status === 408 || status === 429 || status >= 500
+  return status === 408 || status === 429 || (status >= 500 && status !== 501)
 }
 
 /** Anthropic's error types by HTTP status (https://docs.anthropic.com/en/api/errors). */

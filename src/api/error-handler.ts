@@ -7,6 +7,7 @@ import {
   anthropicStatus,
   ApiError,
   internalError,
+  isRetryable,
   invalidJson,
   invalidRequest,
   routeNotFound,
@@ -35,9 +36,11 @@ export function errorHandler(log: Logger, telemetry?: RequestTelemetry) {
     const body = anthropic ? toAnthropicErrorBody(apiError) : toOpenAIErrorBody(apiError)
     // Anthropic's SDKs read the request id from `request-id` (error.requestID); OpenAI's from x-request-id.
     const requestId = anthropic ? { 'request-id': String(set.headers['x-request-id']) } : {}
+    // Both SDKs retry what this header says over their own rule (which would retry a 409 or a 501).
+    const retry = { 'x-should-retry': String(isRetryable(apiError.httpStatus)) }
     return new Response(JSON.stringify(body), {
       status: anthropic ? anthropicStatus(apiError.httpStatus) : apiError.httpStatus,
-      headers: { 'content-type': 'application/json', ...requestId, ...apiError.headers },
+      headers: { 'content-type': 'application/json', ...requestId, ...retry, ...apiError.headers },
     })
   })
 }

@@ -136,6 +136,16 @@ export class EngineRegistry {
     return this.byOperation[op].get(model) ?? NONE
   }
 
+  /**
+   * Whether a Messages request for `model` goes to engines speaking the Anthropic API (untranslated):
+   * one is READY for it; or none is, nor any OpenAI engine, but one lists it (it is down: the client
+   * gets the 503 to retry on, not the translated path's "no engine serves chat").
+   */
+  messagesGoNative(model: string): boolean {
+    if (this.candidates(model, 'messages').length > 0) return true
+    return this.candidates(model, 'chat').length === 0 && this.all.some((e) => e.servesOperation('messages') && e.models.has(model))
+  }
+
   /** One card per model id served by a READY engine; the first engine's card wins. */
   listModels(): ModelCard[] {
     const cards: ModelCard[] = []
@@ -236,19 +246,17 @@ export class EngineRegistry {
 
   private unavailable(model: string, op: Operation): ApiError {
     const engines = this.all
-    const servedBy = engines.filter((e) => e.models.has(model))
-    if (servedBy.length) {
-      const states = servedBy.map((e) => `${e.id} is ${e.state}${e.lastError ? ` (${e.lastError})` : ''}`).join('; ')
-      // Served, but by no engine that does this operation (chat to an embedding model): a request that
-      // cannot succeed however often it is retried is the client's error, as OpenAI answers it, not a 503.
-      if (servedBy.every((e) => !e.servesOperation(op)))
-        return invalidRequest(`The model '${model}' does not serve ${op}: it is served only by ${servedBy.map((e) => `${e.id} (${e.role})`).join(', ')}`, 'model')
-      return noEngine(model, states)
-    }
     if (engines.length === 0) return noEngine(model, 'no engine is configured (use --engine URL or --mock)')
-    const unknown = engines.filter((e) => e.state !== 'READY')
+    const servedBy = engines.filter((e) => e.models.has(model))
+    const able = servedBy.filter((e) => e.servesOperation(op))
+    if (able.length) return noEngine(model, able.map((e) => `${e.id} is ${e.state}${e.lastError ? ` (${e.lastError})` : ''}`).join('; '))
+    // No engine that does `op` lists the model. One not reached yet might (its list is unknown): wait for it.
+    const unknown = engines.filter((e) => e.state !== 'READY' && e.servesOperation(op))
     if (unknown.length)
       return noEngine(model, `it is not listed by any reachable engine, and ${unknown.length} engine(s) are unreachable: ${unknown.map((e) => `${e.id} (${e.lastError ?? e.state})`).join(', ')}`)
+    // Served, but only by engines that do not do `op` (chat to an embedding model): a request that no
+    // retry can help is the client's error, as OpenAI answers it, not a 503.
+    if (servedBy.length) return invalidRequest(`The model '${model}' does not serve ${op}: it is served only by ${servedBy.map((e) => `${e.id} (${e.role})`).join(', ')}`, 'model')
     return modelNotFound(model)
   }
 

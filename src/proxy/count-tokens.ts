@@ -8,8 +8,8 @@ import { ApiError, ERROR_CODES } from '../errors'
 
 export interface TokenCountRequest {
   readonly model: string
-  readonly messages: readonly Record<string, unknown>[]
-  readonly tools?: readonly Record<string, unknown>[]
+  /** The request as the chat an OpenAI engine would get (toOpenAIChat): its messages, tools and template switches are counted. */
+  readonly chat: Readonly<Record<string, unknown>>
   /** The request as an Anthropic client sent it, for engines that speak that API. */
   readonly anthropicBody: Record<string, unknown>
   readonly signal: AbortSignal
@@ -18,9 +18,12 @@ export interface TokenCountRequest {
 export async function countPromptTokens(registry: EngineRegistry, request: TokenCountRequest, timeoutMs: number): Promise<number> {
   await registry.settled()
   const native = registry.candidates(request.model, 'messages')
-  const engines = [...native, ...(native.length ? registry.candidates(request.model, 'chat') : await registry.resolve(request.model, 'chat'))]
+  // With no engine READY for the model, resolve says why, for the engines the request would go to.
+  const engines = native.length
+    ? [...native, ...registry.candidates(request.model, 'chat')]
+    : await registry.resolve(request.model, registry.messagesGoNative(request.model) ? 'messages' : 'chat')
   const problems: string[] = []
-  const tokenizeBody = { model: request.model, messages: request.messages, add_generation_prompt: true, ...(request.tools?.length ? { tools: request.tools } : {}) }
+  const tokenizeBody = tokenizeBodyOf(request.model, request.chat)
   for (const engine of engines) {
     const signal = AbortSignal.any([request.signal, AbortSignal.timeout(timeoutMs)])
     const anthropic = engine.api === 'anthropic'
@@ -58,4 +61,15 @@ export async function countPromptTokens(registry: EngineRegistry, request: Token
     'not_found_error',
     ERROR_CODES.notImplemented,
   )
+}
+
+/**
+ * vLLM's and SGLang's chat /tokenize body: the messages rendered as the chat would render them, with the
+ * same tools and template switches (thinking, a prefill's continue_final_message), so the count is the
+ * prompt the chat would send.
+ */
+function tokenizeBodyOf(model: string, chat: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const body: Record<string, unknown> = { model, messages: chat.messages, add_generation_prompt: chat.add_generation_prompt ?? true }
+  for (const field of ['continue_final_message', 'tools', 'chat_template_kwargs'] as const) if (chat[field] !== undefined) body[field] = chat[field]
+  return body
 }

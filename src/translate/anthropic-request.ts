@@ -26,6 +26,12 @@ export interface AnthropicRequest {
 /** The OpenAI chat body for an Anthropic request (stream or not, usage always reported). */
 export function toOpenAIChat(request: AnthropicRequest): Json {
   const body: Json = { model: request.model, messages: toOpenAIMessages(request) }
+  // A request ending with an assistant turn is a prefill: the reply continues that text, as Anthropic
+  // answers it (vLLM's and SGLang's continue_final_message; a generation prompt would open a new turn).
+  if (request.messages.at(-1)?.role === 'assistant') {
+    body.continue_final_message = true
+    body.add_generation_prompt = false
+  }
   if (request.max_tokens !== undefined) body.max_tokens = request.max_tokens
   if (request.stop_sequences?.length) body.stop = request.stop_sequences
   if (request.temperature !== undefined) body.temperature = request.temperature

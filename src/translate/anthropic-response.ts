@@ -23,6 +23,31 @@ export interface TranslationContext {
   /** The model name the client asked for (reported back as given). */
   readonly model: string
   readonly stopSequences: readonly string[]
+  /** What the answer shows of the engine's reasoning (default: all of it). */
+  readonly thinking?: ThinkingOutput
+}
+
+/**
+ * The engine's reasoning (reasoning_content) as Anthropic shows thinking: not at all unless the request
+ * asked for thinking (a reasoning model may think anyway; a client that did not ask reads content[0]
+ * as text), as empty thinking blocks when it asked for display "omitted", else in full.
+ */
+export type ThinkingOutput = 'none' | 'omitted' | 'full'
+
+export function thinkingOutputOf(thinking: { type?: unknown; display?: unknown } | undefined): ThinkingOutput {
+  if (!thinking || thinking.type === 'disabled') return 'none'
+  return thinking.display === 'omitted' ? 'omitted' : 'full'
+}
+
+/** The engine's reasoning text in a choice's message or delta (reasoning_content; `reasoning` in newer vLLM). */
+export function reasoningOf(message: Json): string | undefined {
+  const reasoning = message.reasoning_content ?? message.reasoning
+  return typeof reasoning === 'string' && reasoning ? reasoning : undefined
+}
+
+/** The stop string an engine says it matched: vLLM's `stop_reason`, SGLang's `matched_stop`. */
+export function matchedStopOf(choice: Json): unknown {
+  return choice.stop_reason ?? choice.matched_stop
 }
 
 export function messageId(): string {
@@ -31,7 +56,7 @@ export function messageId(): string {
 
 /**
  * finish_reason → stop_reason. `stop` is a stop sequence when the engine says which one matched
- * (vLLM's `stop_reason`) and it is one the client gave; a reply with tool calls stops for tool use.
+ * (matchedStopOf) and it is one the client gave; a reply with tool calls stops for tool use.
  */
 export function stopReasonOf(finishReason: unknown, matched: unknown, hasToolCalls: boolean, stopSequences: readonly string[]) {
   const stop_sequence = typeof matched === 'string' && stopSequences.includes(matched) ? matched : null
@@ -92,8 +117,9 @@ export function toAnthropicMessage(completion: Json, context: TranslationContext
   const choice = ((completion.choices as Json[] | undefined) ?? [])[0] ?? {}
   const message = (choice.message as Json | undefined) ?? {}
   const content: Json[] = []
-  const reasoning = message.reasoning_content ?? message.reasoning
-  if (typeof reasoning === 'string' && reasoning) content.push({ type: 'thinking', thinking: reasoning, signature: '' })
+  const reasoning = reasoningOf(message)
+  const thinking = context.thinking ?? 'full'
+  if (reasoning !== undefined && thinking !== 'none') content.push({ type: 'thinking', thinking: thinking === 'full' ? reasoning : '', signature: '' })
   if (typeof message.content === 'string' && message.content) content.push({ type: 'text', text: message.content })
   const calls = Array.isArray(message.tool_calls) ? (message.tool_calls as Json[]) : []
   // Arguments cut off by max_tokens are an incomplete tool_use (Anthropic: stop_reason max_tokens), not an engine error.
@@ -109,7 +135,7 @@ export function toAnthropicMessage(completion: Json, context: TranslationContext
     role: 'assistant',
     model: context.model,
     content,
-    ...stopReasonOf(choice.finish_reason, choice.stop_reason, calls.length > 0, context.stopSequences),
+    ...stopReasonOf(choice.finish_reason, matchedStopOf(choice), calls.length > 0, context.stopSequences),
     usage: usageOf(completion.usage as OpenAIUsage | undefined),
   }
 }

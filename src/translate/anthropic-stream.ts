@@ -4,7 +4,18 @@
 // reason, usage) and message_stop; or an `error` event when the engine fails. A new kind of content
 // (text after thinking, a second tool call) closes the open block and starts the next index. Pure.
 import { ApiError } from '../errors'
-import { messageId, parseToolInput, stopReasonOf, toolUseId, usageOf, type OpenAIUsage, type TranslationContext } from './anthropic-response'
+import {
+  matchedStopOf,
+  messageId,
+  parseToolInput,
+  reasoningOf,
+  stopReasonOf,
+  toolUseId,
+  usageOf,
+  type OpenAIUsage,
+  type ThinkingOutput,
+  type TranslationContext,
+} from './anthropic-response'
 
 type Json = Record<string, unknown>
 
@@ -37,10 +48,14 @@ export class AnthropicStreamEncoder {
   private matchedStop: unknown = null
   private usage: OpenAIUsage | undefined
 
+  private readonly thinking: ThinkingOutput
+
   constructor(
     private readonly context: TranslationContext,
     readonly id: string = messageId(),
-  ) {}
+  ) {
+    this.thinking = context.thinking ?? 'full'
+  }
 
   /** One OpenAI chunk (parsed), translated to the events it implies (possibly none). */
   chunk(chunk: Json): string {
@@ -50,13 +65,15 @@ export class AnthropicStreamEncoder {
     for (const choice of (chunk.choices as Json[] | undefined) ?? []) {
       if ((choice.index ?? 0) !== 0) continue
       const delta = (choice.delta as Json | undefined) ?? {}
-      const reasoning = delta.reasoning_content ?? delta.reasoning
-      if (typeof reasoning === 'string' && reasoning) out += this.into('thinking', { type: 'thinking_delta', thinking: reasoning })
+      const reasoning = reasoningOf(delta)
+      if (reasoning !== undefined && this.thinking !== 'none')
+        out += this.into('thinking', this.thinking === 'full' ? { type: 'thinking_delta', thinking: reasoning } : undefined)
       if (typeof delta.content === 'string' && delta.content) out += this.into('text', { type: 'text_delta', text: delta.content })
       // An engine may send `tool_calls: []` with every chunk: nothing to do for it.
       if (Array.isArray(delta.tool_calls)) (delta.tool_calls as ToolCallDelta[]).forEach((call, k) => (out += this.toolDelta(call, k)))
       if (choice.finish_reason) this.finishReason = choice.finish_reason
-      if (choice.stop_reason !== undefined && choice.stop_reason !== null) this.matchedStop = choice.stop_reason
+      const matched = matchedStopOf(choice)
+      if (matched !== undefined && matched !== null) this.matchedStop = matched
     }
     return out
   }
@@ -107,8 +124,8 @@ export class AnthropicStreamEncoder {
     return sseEvent('message_start', { message }) + sseEvent('ping', {})
   }
 
-  /** A delta for a text or thinking block, opening one (and closing the previous block) if needed. */
-  private into(kind: 'text' | 'thinking', delta: Json): string {
+  /** A delta for a text or thinking block (none: the block is only opened), opening one (and closing the previous block) if needed. */
+  private into(kind: 'text' | 'thinking', delta: Json | undefined): string {
     let out = ''
     if (this.open?.kind !== kind) {
       out += this.closeOpen()
@@ -117,7 +134,7 @@ export class AnthropicStreamEncoder {
       const block = kind === 'text' ? { type: 'text', text: '' } : { type: 'thinking', thinking: '', signature: '' }
       out += sseEvent('content_block_start', { index, content_block: block })
     }
-    return out + sseEvent('content_block_delta', { index: this.open.index, delta })
+    return delta ? out + sseEvent('content_block_delta', { index: this.open.index, delta }) : out
   }
 
   private toolDelta(call: ToolCallDelta, position: number): string {

@@ -201,4 +201,37 @@ describe('operations', () => {
     expect(error).toMatchObject({ type: 'invalid_request_error', param: 'model' })
     expect(error?.message).toBe("The model 'm' does not serve chat: it is served only by emb (embedding engine)")
   })
+
+  test('while an engine that does chat is unreachable (its models unknown), the embedding-only model is a 503 naming it', async () => {
+    const emb = scripted('emb', { kind: 'embedding' })
+    const llm = scripted('llm')
+    llm.script.models = 'fail'
+    const r = registry([emb.spec, llm.spec], 1)
+    await r.checkAll()
+    const error = await r.resolve('m', 'chat').then(() => undefined, (e: unknown) => e as ApiError)
+    expect(error?.httpStatus).toBe(503)
+    expect(error?.message).toContain('llm (connection refused)')
+  })
+
+  test('a down Anthropic-API engine keeps Messages requests for its model native (a 503), unless an OpenAI engine can take them', async () => {
+    const anth = scripted('anth', { api: 'anthropic' })
+    const r = registry([anth.spec], 1)
+    await r.checkAll()
+    expect(r.messagesGoNative('m')).toBe(true)
+    anth.script.models = 'fail'
+    await r.checkAll()
+    expect(r.get('anth')!.state).toBe('ERROR')
+    expect(r.messagesGoNative('m')).toBe(true)
+    const error = await r.resolve('m', 'messages').then(() => undefined, (e: unknown) => e as ApiError)
+    expect(error?.httpStatus).toBe(503)
+    // With an OpenAI engine READY for the model, the down native one gives way to the translated path.
+    const llm = scripted('llm')
+    const both = registry([anth.spec, llm.spec], 1)
+    anth.script.models = ['m']
+    await both.checkAll()
+    expect(both.messagesGoNative('m')).toBe(true)
+    anth.script.models = 'fail'
+    await both.checkAll()
+    expect(both.messagesGoNative('m')).toBe(false)
+  })
 })

@@ -45,7 +45,8 @@ export async function expectOpenAIError(res: Response, status: number, expected:
   const body = await readJson(res)
   expect(Object.keys(body)).toEqual(['error'])
   expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'param', 'retryable', 'type'])
-  expect(body.error.retryable).toBe(status === 429 || status >= 500)
+  expect(body.error.retryable).toBe(status === 429 || (status >= 500 && status !== 501))
+  expect(res.headers.get('x-should-retry')).toBe(String(body.error.retryable))
   expect(body.error.message.length).toBeGreaterThan(0)
   expect(body.error).toMatchObject(expected)
   return body.error as ErrorBody

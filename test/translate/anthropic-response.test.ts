@@ -94,6 +94,11 @@ describe('toAnthropicMessage', () => {
     expect([reply.stop_reason, reply.stop_sequence]).toEqual(['stop_sequence', 'END'])
   })
 
+  test("SGLang's matched_stop naming a client stop sequence → stop_sequence", () => {
+    const reply = toAnthropicMessage(completion({ content: 'Done' }, 'stop', { matched_stop: 'END' }), context)
+    expect([reply.stop_reason, reply.stop_sequence]).toEqual(['stop_sequence', 'END'])
+  })
+
   test('vLLM stop_reason not among the stop sequences (or a token id) → end_turn', () => {
     for (const matched of ['</s>', 151645, null]) {
       const reply = toAnthropicMessage(completion({ content: 'Done' }, 'stop', { stop_reason: matched }), context)

@@ -116,6 +116,8 @@ describe('event sequences', () => {
   test('stop sequence, length and content_filter finishes', () => {
     const last = (chunks: Json[], stops: string[] = []) => eventsOf(encode(chunks, stops)).at(-2)
     expect(last([chunk({ content: 'x' }), chunk({}, 'stop', { stop_reason: 'END' })], ['END'])).toEqual(messageDelta('stop_sequence', noUsage, 'END'))
+    // SGLang names the matched stop string matched_stop.
+    expect(last([chunk({ content: 'x' }), chunk({}, 'stop', { matched_stop: 'END' })], ['END'])).toEqual(messageDelta('stop_sequence', noUsage, 'END'))
     expect(last([chunk({ content: 'x' }), chunk({}, 'stop', { stop_reason: 'END' })], ['STOP'])).toEqual(messageDelta('end_turn', noUsage))
     expect(last([chunk({ content: 'x' }), chunk({}, 'length')])).toEqual(messageDelta('max_tokens', noUsage))
     expect(last([chunk({}, 'content_filter')])).toEqual(messageDelta('refusal', noUsage))

@@ -8,8 +8,8 @@ import { anthropicEncoder } from '../../proxy/anthropic-relay'
 import { countPromptTokens } from '../../proxy/count-tokens'
 import type { Dispatcher } from '../../proxy/dispatch'
 import { anthropicModels, AnthropicCountTokensBody, AnthropicMessagesBody } from '../../schemas/anthropic'
-import { toOpenAIChat, toOpenAIMessages, type AnthropicRequest } from '../../translate/anthropic-request'
-import { toAnthropicMessage } from '../../translate/anthropic-response'
+import { toOpenAIChat, type AnthropicRequest } from '../../translate/anthropic-request'
+import { thinkingOutputOf, toAnthropicMessage } from '../../translate/anthropic-response'
 import { AnthropicStreamEncoder } from '../../translate/anthropic-stream'
 import { rejectUnknownFields } from '../params'
 import type { RequestTelemetry } from '../../telemetry/request-telemetry'
@@ -39,9 +39,9 @@ export function anthropicRoutes(dispatcher: Dispatcher, registry: EngineRegistry
         const sessionScope = gate.admit('messages', body, { request, set })
         // Engines speaking the Anthropic API take the request untranslated (sessions go the translated way).
         await registry.settled()
-        if (!hints.sessionId && registry.candidates(body.model, 'messages').length > 0)
+        if (!hints.sessionId && registry.messagesGoNative(body.model))
           return dispatcher.dispatch({ operation: 'messages', body: anthropic, requestId, hints, signal: request.signal, record: telemetry.recordOf(request), sessionScope })
-        const context = { model: body.model, stopSequences: body.stop_sequences ?? [] }
+        const context = { model: body.model, stopSequences: body.stop_sequences ?? [], thinking: thinkingOutputOf(body.thinking) }
         const stream = body.stream === true
         const response = await dispatcher.dispatch({
           operation: 'chat',
@@ -69,18 +69,7 @@ export function anthropicRoutes(dispatcher: Dispatcher, registry: EngineRegistry
         set.headers['request-id'] = requestIdOf(set)
         gate.checkModel(request, body.model)
         const anthropic = body as AnthropicRequest
-        const openai = toOpenAIChat(anthropic)
-        const input_tokens = await countPromptTokens(
-          registry,
-          {
-            model: body.model,
-            messages: toOpenAIMessages(anthropic),
-            tools: openai.tools as Record<string, unknown>[] | undefined,
-            anthropicBody: anthropic,
-            signal: request.signal,
-          },
-          requestTimeoutMs,
-        )
+        const input_tokens = await countPromptTokens(registry, { model: body.model, chat: toOpenAIChat(anthropic), anthropicBody: anthropic, signal: request.signal }, requestTimeoutMs)
         return { input_tokens }
       },
       {

@@ -4,7 +4,7 @@
 import type Anthropic from '@anthropic-ai/sdk'
 import { NotImplementedError } from '@anthropic-ai/sdk'
 import { expect, test } from 'bun:test'
-import { expectAnthropicError, rejectionOf, sharedGateway } from '../../helpers/anthropic'
+import { anthropicClient, expectAnthropicError, rejectionOf, sharedGateway } from '../../helpers/anthropic'
 import { jsonResponse, type FakeEngine, type RecordedRequest } from '../../helpers/fake-engine'
 import { postJson, type TestGateway } from '../../helpers/gateway'
 
@@ -58,6 +58,22 @@ test('the answer is exactly {input_tokens} with a request-id header', async () =
   const { data, request_id } = await client.messages.countTokens({ model: 'm', messages: conversation }).withResponse()
   expect({ ...data }).toEqual({ input_tokens: data.input_tokens })
   expect(request_id).toBeTruthy()
+})
+
+test("/tokenize renders the prompt the chat would: a prefill's open last message, and the thinking switch", async () => {
+  const prefill: Anthropic.MessageParam[] = [...conversation, { role: 'assistant', content: 'You like' }]
+  await client.messages.countTokens({ model: 'm', messages: prefill, thinking: { type: 'enabled', budget_tokens: 1024 } })
+  const requests = engine.requests.filter(isTokenize)
+  expect(requests).toHaveLength(1)
+  expect(requests[0]!.body).toMatchObject({ add_generation_prompt: false, continue_final_message: true, chat_template_kwargs: { enable_thinking: true } })
+})
+
+test('an engine without /tokenize makes count_tokens a 501 that the SDK does not retry (x-should-retry: false)', async () => {
+  engine.override = (req) => (isTokenize(req) ? new Response('Not Found', { status: 404 }) : undefined)
+  const retrying = anthropicClient(gw, { maxRetries: 2 })
+  const error = await rejectionOf(retrying.messages.countTokens({ model: 'm', messages: conversation }))
+  expect(error).toBeInstanceOf(NotImplementedError)
+  expect(engine.requests.filter(isTokenize)).toHaveLength(1)
 })
 
 test('an engine without /tokenize makes count_tokens a 501 not_found_error that says why, through the SDK', async () => {

@@ -181,6 +181,20 @@ test('multi-turn history reaches the engine in order, assistant text blocks join
   expect((msg.content[0] as Anthropic.TextBlock).text).toContain('You said: "What is my name?"')
 })
 
+test('a conversation ending with an assistant turn is a prefill: the engine continues that message', async () => {
+  await client.messages.create({ model: 'm', max_tokens: 64, messages: [{ role: 'user', content: 'Pick a letter.' }, { role: 'assistant', content: 'The best answer is (' }] })
+  const body = onlyChatRequest(engine).body
+  expect(body.messages.at(-1)).toEqual({ role: 'assistant', content: 'The best answer is (' })
+  // vLLM and SGLang render the last message open-ended instead of starting a new assistant turn.
+  expect(body).toMatchObject({ continue_final_message: true, add_generation_prompt: false })
+})
+
+test('a conversation ending with a user turn asks for no prefill', async () => {
+  await client.messages.create(hello)
+  const body = onlyChatRequest(engine).body
+  expect('continue_final_message' in body || 'add_generation_prompt' in body).toBe(false)
+})
+
 test('the answer carries a request-id header, which the SDK exposes as _request_id', async () => {
   const { data, request_id, response } = await client.messages.create(hello).withResponse()
   expect(request_id).toBeTruthy()

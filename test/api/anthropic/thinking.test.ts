@@ -1,7 +1,7 @@
 // Extended thinking: `thinking: {type: enabled}` (or adaptive, or between_tools) switches the chat
 // template's thinking on at the engine; the engine's reasoning_content (whole or streamed) comes back
-// as a thinking block before the text block; thinking blocks in the client's history are not sent
-// back to the engine.
+// as a thinking block before the text block (empty with display "omitted", not at all when thinking
+// was not asked for); thinking blocks in the client's history are not sent back to the engine.
 import type Anthropic from '@anthropic-ai/sdk'
 import { expect, test } from 'bun:test'
 import { answerChats, anthropicEventsOf, chatRequests, completion, onlyChatRequest, sharedGateway } from '../../helpers/anthropic'
@@ -111,6 +111,36 @@ test('on the wire the thinking block is index 0 and closes before the text block
     'content_block_delta:1:text_delta',
     'content_block_stop:1:',
   ])
+})
+
+test.each([
+  ['not asked for', {}],
+  ['disabled', { thinking: { type: 'disabled' } }],
+] as const)("with thinking %s, a reasoning engine's reasoning is not shown: the text is content[0]", async (_, extra) => {
+  answerChats(engine, () => jsonResponse(completion({ reasoning_content: 'scratch work', content: '391' })))
+  const msg = await client.messages.create({ ...ask, ...extra })
+  expect(msg.content as unknown[]).toEqual([{ type: 'text', text: '391' }])
+  answerChats(engine, reasoningStream)
+  const final = await client.messages.stream({ ...ask, ...extra }).finalMessage()
+  expect(final.content as unknown[]).toEqual([{ type: 'text', text: 'It is 391.' }])
+})
+
+test('display "omitted" keeps the thinking block but not its text, whole and streamed (no thinking_delta)', async () => {
+  const omitted = { ...ask, thinking: { type: 'adaptive', display: 'omitted' } } as const
+  answerChats(engine, () => jsonResponse(completion({ reasoning_content: 'scratch work', content: '391' })))
+  const msg = await client.messages.create(omitted)
+  expect(msg.content as unknown[]).toEqual([
+    { type: 'thinking', thinking: '', signature: '' },
+    { type: 'text', text: '391' },
+  ])
+  answerChats(engine, reasoningStream)
+  const text = await (await postJson(gw, '/v1/messages', { ...omitted, stream: true })).text()
+  expect(text).not.toContain('17 * 23')
+  const blocks = anthropicEventsOf(text)
+    .map((e) => e.data)
+    .filter((e) => e.type.startsWith('content_block'))
+    .map((e) => `${e.type}:${e.index}:${e.delta?.type ?? e.content_block?.type ?? ''}`)
+  expect(blocks).toEqual(['content_block_start:0:thinking', 'content_block_stop:0:', 'content_block_start:1:text', 'content_block_delta:1:text_delta', 'content_block_delta:1:text_delta', 'content_block_stop:1:'])
 })
 
 test('thinking blocks in the assistant history are not sent back to the engine', async () => {

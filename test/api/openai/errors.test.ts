@@ -35,7 +35,9 @@ async function expectEnvelope(res: Response, status: number): Promise<Envelope['
   expect(Object.keys(body)).toEqual(['error'])
   expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'param', 'retryable', 'type'])
   // The sageLLM protocol's flag: only a status the same request may get past later is retryable.
-  expect(body.error.retryable).toBe(status === 429 || status >= 500)
+  expect(body.error.retryable).toBe(status === 429 || (status >= 500 && status !== 501))
+  // …and the header both SDKs obey over their own retry rule says the same.
+  expect(res.headers.get('x-should-retry')).toBe(String(body.error.retryable))
   expect(typeof body.error.message).toBe('string')
   expect(body.error.message.length).toBeGreaterThan(0)
   expect(typeof body.error.type).toBe('string')
