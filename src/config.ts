@@ -65,7 +65,12 @@ export interface Config {
   readonly retries: { readonly max: number; readonly backoffBaseMs: number; readonly backoffMaxMs: number }
   readonly circuitBreaker: { readonly failureThreshold: number; readonly cooldownMs: number }
   /** Idle sessions older than ttlMinutes are swept (0: never); only the last maxHistoryMessages go to the engine. */
-  readonly sessions: { readonly ttlMinutes: number; readonly maxHistoryMessages: number }
+  readonly sessions: {
+    readonly ttlMinutes: number
+    readonly maxHistoryMessages: number
+    /** The original's session-store variables that are set (ORIGINAL_SESSION_ENV): not read here, warned about at start-up. */
+    readonly unreadEnv: readonly string[]
+  }
   /** From the standard OTEL_* variables only. */
   readonly telemetry: TelemetryConfig
   /** Bearer key for the management API's mutating calls; without one, only loopback clients may mutate. */
@@ -263,6 +268,7 @@ export function loadConfig({ argv, env, readFile = readTextFile }: ConfigSources
         file.sessions?.ttl_minutes ??
         DEFAULTS.sessionTtlMinutes,
       maxHistoryMessages: file.sessions?.max_history_messages ?? DEFAULTS.maxHistoryMessages,
+      unreadEnv: ORIGINAL_SESSION_ENV.filter((name) => env[name]),
     },
     adminKey: adminKey(nonEmptyFlag(flags['admin-key'], '--admin-key') ?? nonEmpty(env[ENV.adminKey]) ?? file.admin_key),
     auth: {

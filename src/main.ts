@@ -2,7 +2,7 @@
 // Entry point: parse the configuration, open and migrate the database, start engine discovery,
 // listen, and on SIGTERM/SIGINT stop accepting, let in-flight requests finish, then exit 0.
 import { HELP } from './cli-help'
-import { ConfigError, loadConfig, ORIGINAL_SESSION_ENV } from './config'
+import { ConfigError, loadConfig } from './config'
 import { isLoopbackHost } from './config-values'
 import { migrate } from './db/migrate'
 import { openDatabase } from './db/open'
@@ -53,9 +53,8 @@ sessions.startSweeper()
 access.startFlushing(config.usage.flushIntervalMs, (error) => log.error('usage flush failed', { error: error.message }))
 if (registry.all.length === 0)
   log.warning('no engine configured: every inference request will fail with 503 (use --engine URL or --mock)')
-const unreadSessionEnv = ORIGINAL_SESSION_ENV.filter((name) => process.env[name])
-if (unreadSessionEnv.length > 0)
-  log.warning("sessions are kept in this gateway's SQLite database: the original gateway's session-store variables are not read", { variables: unreadSessionEnv, database: config.dbPath })
+if (config.sessions.unreadEnv.length > 0)
+  log.warning("sessions are kept in this gateway's SQLite database: the original gateway's session-store variables are not read", { variables: config.sessions.unreadEnv, database: config.dbPath })
 if (!access.keys.required && !isLoopbackHost(config.host))
   log.warning('no API keys configured: anyone who can reach this address may use the engines and read every session (set --api-key or issue keys with POST /v1/management/keys)', { host: config.host })
 

@@ -55,7 +55,7 @@ describe('defaults', () => {
       scheduling: { policy: 'fifo', queueSize: 1024, queueTimeoutMs: 30_000 },
       retries: { max: 2, backoffBaseMs: 500, backoffMaxMs: 10_000 },
       circuitBreaker: { failureThreshold: 3, cooldownMs: 10_000 },
-      sessions: { ttlMinutes: 1440, maxHistoryMessages: 100 },
+      sessions: { ttlMinutes: 1440, maxHistoryMessages: 100, unreadEnv: [] },
       telemetry: { serviceName: 'sagellm-gateway', tracesEndpoint: undefined, headers: {}, sampler: 'parentbased_always_on', samplerRatio: 1, captureContent: false },
       adminKey: undefined,
       auth: { apiKeys: [], metricsPublic: false, docsPublic: true },
@@ -114,6 +114,13 @@ describe('precedence: flags > env > file > defaults', () => {
     const two = { '/a.yaml': 'port: 1001\n', '/b.yaml': 'port: 1002\n' }
     expect(configOf([], { SAGELLM_GATEWAY_CONFIG: '/a.yaml' }, two).port).toBe(1001)
     expect(configOf(['--config', '/b.yaml'], { SAGELLM_GATEWAY_CONFIG: '/a.yaml' }, two).port).toBe(1002)
+  })
+
+  test("the original's session-store variables are not read, only named: sessions.unreadEnv lists those set", () => {
+    expect(configOf([], { SAGELLM_GATEWAY_SESSION_BACKEND: 'redis', SAGELLM_GATEWAY_SESSION_FILE_PATH: '', SAGELLM_GATEWAY_SESSION_REDIS_URL: 'redis://h:6379' }).sessions.unreadEnv).toEqual([
+      'SAGELLM_GATEWAY_SESSION_BACKEND',
+      'SAGELLM_GATEWAY_SESSION_REDIS_URL',
+    ])
   })
 
   test('empty environment variables count as unset', () => {

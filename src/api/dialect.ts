@@ -6,5 +6,10 @@ import { pathOf } from './request-path'
 export function speaksAnthropic(request: Request): boolean {
   const path = pathOf(request)
   if (path.startsWith('/v1/messages')) return true
-  return (path === '/v1/models' || path.startsWith('/v1/models/')) && request.headers.has('anthropic-version')
+  return (path === '/v1/models' || path.startsWith('/v1/models/')) && fromAnthropicClient(request)
+}
+
+/** The client is one of Anthropic's SDKs (on a route both APIs share, the model routes). */
+export function fromAnthropicClient(request: Request): boolean {
+  return request.headers.has('anthropic-version')
 }

@@ -265,11 +265,13 @@ export class EngineRegistry {
       const models = await checkEngine(engine, this.options.timeoutMs)
       if (engine.state === 'DRAINING' || engine.state === 'STOPPED') return
       const changed = !sameKeys(engine.models, models)
+      // An engine's first passing check reports its models even when it lists none.
+      const first = engine.state === 'STARTING'
       engine.models = models
       engine.lastError = null
       this.markHealthy(engine)
-      if (changed) {
-        this.rebuildIndex()
+      if (changed) this.rebuildIndex()
+      if (changed || first) {
         this.options.log.info('engine models discovered', { engine_id: engine.id, url: engine.baseUrl, models: [...models.keys()] })
         // Routing goes by the models an engine lists: a declared model it does not list is one whose
         // requests will not reach it (a served-model-name left out, a typo in SAGELLM_ENGINE_MODEL).

@@ -2,6 +2,7 @@
 // block by block by the translation (translate/anthropic-request.ts), which names the offending block.
 import { Type } from '@sinclair/typebox'
 import { t, type Static } from 'elysia'
+import { nullable } from './nullable'
 import { SESSION_ID_PATTERN, SESSION_ID_RULE } from './session-id'
 
 const open = { additionalProperties: true } as const
@@ -31,7 +32,7 @@ const fields = {
       {
         type: t.String({ description: 'enabled, adaptive, between_tools or disabled' }),
         budget_tokens: t.Optional(Type.Integer({ minimum: 0 })),
-        display: t.Optional(t.Nullable(t.String({ description: 'summarized or omitted' }))),
+        display: nullable(t.String({ description: 'summarized or omitted' })),
       },
       open,
     ),
@@ -39,13 +40,11 @@ const fields = {
   output_config: t.Optional(
     t.Object(
       {
-        effort: t.Optional(t.Nullable(t.String({ description: 'low, medium, high, xhigh or max' }))),
-        format: t.Optional(
-          t.Nullable(
-            t.Object(
-              { type: t.Literal('json_schema', { description: 'json_schema, the one format' }), schema: t.Object({}, { ...open, minProperties: 1, description: 'A JSON schema (at least one keyword)' }) },
-              { additionalProperties: false, description: 'null or {type: "json_schema", schema}' },
-            ),
+        effort: nullable(t.String({ description: 'low, medium, high, xhigh or max' })),
+        format: nullable(
+          t.Object(
+            { type: t.Literal('json_schema', { description: 'json_schema, the one format' }), schema: t.Object({}, { ...open, minProperties: 1, description: 'A JSON schema (at least one keyword)' }) },
+            { additionalProperties: false, description: 'null or {type: "json_schema", schema}' },
           ),
         ),
       },
@@ -55,7 +54,7 @@ const fields = {
   metadata: t.Optional(
     t.Object(
       {
-        user_id: t.Optional(t.Nullable(t.String())),
+        user_id: nullable(t.String()),
         session_id: t.Optional(t.String({ pattern: SESSION_ID_PATTERN, description: SESSION_ID_RULE })),
       },
       { additionalProperties: false },
@@ -64,8 +63,8 @@ const fields = {
   // Accepted for client compatibility, with nothing to do here: engines cache prompt prefixes on their
   // own (vLLM's prefix cache), a self-hosted fleet has one speed, and Anthropic's user profiles and
   // workspaces do not exist on it. The SDK types cache_control and speed as nullable: null is absent.
-  cache_control: t.Optional(t.Nullable(t.Object({ type: t.String() }, open))),
-  speed: t.Optional(t.Nullable(t.String())),
+  cache_control: nullable(t.Object({ type: t.String() }, open)),
+  speed: nullable(t.String()),
   user_profile_id: t.Optional(t.String()),
   workspace_id: t.Optional(t.String()),
 }
@@ -83,8 +82,8 @@ export const AnthropicMessagesBody = t.Object(
     // one place, and no cache-miss diagnostics to give. inference_geo and diagnostics may be null (the
     // SDK types them nullable): null is absent.
     service_tier: t.Optional(t.String()),
-    inference_geo: t.Optional(t.Nullable(t.String())),
-    diagnostics: t.Optional(t.Nullable(t.Object({ previous_message_id: t.Optional(t.Nullable(t.String())) }, open))),
+    inference_geo: nullable(t.String()),
+    diagnostics: nullable(t.Object({ previous_message_id: nullable(t.String()) }, open)),
     // Containers hold Anthropic's code execution sandbox, which self-hosted engines do not have.
     container: t.Optional(t.Null({ description: 'Only null: code execution containers are not available on self-hosted engines' })),
   },

@@ -3,6 +3,7 @@
 // response_format, top_k, chat_template_kwargs and every engine extra reach the engine untouched.
 import { Type } from '@sinclair/typebox'
 import { t, type Static } from 'elysia'
+import { nullable } from './nullable'
 import { SESSION_ID_PATTERN, SESSION_ID_RULE } from './session-id'
 
 const open = { additionalProperties: true } as const
@@ -11,13 +12,11 @@ const open = { additionalProperties: true } as const
 // rejects "max_tokens": "5", and so does the gateway: plain TypeBox integers.
 const integer = Type.Integer
 
-const nullable = <T extends Parameters<typeof t.Nullable>[0]>(schema: T) => t.Optional(t.Nullable(schema))
-
 /** Sampling fields shared by chat and completions (sageLLM protocol ranges). */
 const sampling = {
   model: t.String({ minLength: 1, maxLength: 256, description: 'Model id, as listed by GET /v1/models (at most 256 characters)' }),
   stream: nullable(t.Boolean()),
-  stream_options: nullable(t.Object({ include_usage: t.Optional(t.Nullable(t.Boolean())) }, open)),
+  stream_options: nullable(t.Object({ include_usage: nullable(t.Boolean()) }, open)),
   max_tokens: nullable(integer({ minimum: 1, description: 'Must be > 0' })),
   temperature: nullable(t.Number({ minimum: 0, maximum: 2, description: 'Within [0, 2]' })),
   top_p: nullable(t.Number({ exclusiveMinimum: 0, maximum: 1, description: 'Within (0, 1]' })),

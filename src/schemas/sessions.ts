@@ -1,18 +1,16 @@
 // TypeBox models of the /sessions API's request bodies and queries (the original gateway's shapes).
 import { Type } from '@sinclair/typebox'
 import { t } from 'elysia'
+import { nullable } from './nullable'
 import { PAGE } from '../sessions/session-service'
 import { SESSION_ID_PATTERN, SESSION_ID_RULE } from './session-id'
 
 const title = t.String({ minLength: 1, maxLength: 1000, description: 'A non-empty title' })
 
-/** An optional field that may also be sent as null, meaning not given (Python clients send None). */
-const optional = <T extends Parameters<typeof t.Nullable>[0]>(schema: T) => t.Optional(t.Nullable(schema))
-
 export const CreateSessionBody = t.Object(
   {
-    title: optional(title),
-    session_id: optional(t.String({ pattern: SESSION_ID_PATTERN, description: `${SESSION_ID_RULE}; default a UUID` })),
+    title: nullable(title),
+    session_id: nullable(t.String({ pattern: SESSION_ID_PATTERN, description: `${SESSION_ID_RULE}; default a UUID` })),
     // Checked as an object by the controller: Elysia would reshape a string into one.
     metadata: t.Optional(t.Unknown({ description: 'A free-form object; its `title` is used when no title field is given' })),
   },

@@ -24,7 +24,7 @@ export interface AnthropicModelPage {
   last_id: string | null
 }
 
-export interface PageQuery {
+export interface ModelPageQuery {
   readonly limit: number
   readonly afterId?: string
   readonly beforeId?: string
@@ -36,7 +36,7 @@ export function toAnthropicModel(card: ModelCard): AnthropicModelInfo {
     id: card.id,
     // Engines name a model by its id alone.
     display_name: card.id,
-    created_at: new Date(card.created * 1000).toISOString(),
+    created_at: createdAt(card.created),
     // vLLM's card carries the context window; nothing in an OpenAI card says the output limit,
     // capabilities or lifecycle dates, which Anthropic's types allow to be null.
     max_input_tokens: typeof card.max_model_len === 'number' ? card.max_model_len : null,
@@ -50,7 +50,7 @@ export function toAnthropicModel(card: ModelCard): AnthropicModelInfo {
 }
 
 /** One page of `cards` (in the order given): the `limit` after `afterId`, or the `limit` just before `beforeId`. */
-export function toAnthropicModelPage(cards: readonly ModelCard[], query: PageQuery): AnthropicModelPage {
+export function toAnthropicModelPage(cards: readonly ModelCard[], query: ModelPageQuery): AnthropicModelPage {
   const from = query.afterId === undefined ? 0 : indexOf(cards, query.afterId, 'after_id') + 1
   const to = query.beforeId === undefined ? cards.length : indexOf(cards, query.beforeId, 'before_id')
   // Paging backwards (before_id) takes the end of the range, and has_more means more before it.
@@ -70,4 +70,10 @@ function indexOf(cards: readonly ModelCard[], id: string, param: string): number
   const i = cards.findIndex((card) => card.id === id)
   if (i < 0) throw invalidRequest(`Invalid value for '${param}': no model '${id}' on this gateway`, param)
   return i
+}
+
+/** An engine's `created` (epoch seconds) in RFC 3339; one that is not a time an engine could mean, the epoch. */
+function createdAt(created: unknown): string {
+  const date = new Date(typeof created === 'number' ? created * 1000 : Number.NaN)
+  return Number.isNaN(date.getTime()) ? new Date(0).toISOString() : date.toISOString()
 }

@@ -43,14 +43,19 @@ describe('health checks', () => {
     expect(r.candidates('m', 'chat').map((e) => e.id)).toEqual(['a'])
   })
 
-  test('a declared model_id the engine does not list is named in a warning when its models are discovered', async () => {
+  test('a declared model_id the engine does not list (or an empty list) is named in a warning when its models are discovered', async () => {
     const logs = captureLogs()
     const a = scripted('a', { modelId: 'qwen-7b' })
     a.script.models = ['Qwen/Qwen2.5-7B-Instruct']
     const b = scripted('b', { modelId: 'm' })
-    await new EngineRegistry([a.spec, b.spec], { intervalMs: 60_000, timeoutMs: 1000, failureThreshold: 2, log: logs.log }).checkAll()
+    const empty = scripted('empty', { modelId: 'm' })
+    empty.script.models = []
+    await new EngineRegistry([a.spec, b.spec, empty.spec], { intervalMs: 60_000, timeoutMs: 1000, failureThreshold: 2, log: logs.log }).checkAll()
     const warnings = logs.lines.filter((line) => line.level === 'warning')
-    expect(warnings).toEqual([expect.objectContaining({ engine_id: 'a', model_id: 'qwen-7b', models: ['Qwen/Qwen2.5-7B-Instruct'] })])
+    expect(warnings).toEqual([
+      expect.objectContaining({ engine_id: 'a', model_id: 'qwen-7b', models: ['Qwen/Qwen2.5-7B-Instruct'] }),
+      expect.objectContaining({ engine_id: 'empty', model_id: 'm', models: [] }),
+    ])
   })
 
   test('failed checks take an engine to ERROR at the threshold, and a passing one brings it back', async () => {

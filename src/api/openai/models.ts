@@ -5,7 +5,7 @@ import { Elysia } from 'elysia'
 import type { EngineRegistry } from '../../control-plane/engine-registry'
 import { modelNotFound } from '../../errors'
 import { toAnthropicModel, toAnthropicModelPage } from '../../translate/anthropic-models'
-import { speaksAnthropic } from '../dialect'
+import { fromAnthropicClient } from '../dialect'
 import { intQuery } from '../params'
 import { requestIdOf } from '../request-context'
 
@@ -22,7 +22,7 @@ export function openAIModelRoutes(registry: EngineRegistry, visibleTo: ModelFilt
       ({ query, request, set }) => {
         const visible = visibleTo(request)
         const cards = registry.listModels().filter((m) => visible(m.id))
-        if (!speaksAnthropic(request)) return { object: 'list' as const, data: cards }
+        if (!fromAnthropicClient(request)) return { object: 'list' as const, data: cards }
         set.headers['request-id'] = requestIdOf(set)
         return toAnthropicModelPage(cards, {
           limit: intQuery(query.limit, 'limit', 1, PAGE_LIMIT.max) ?? PAGE_LIMIT.default,
@@ -38,7 +38,7 @@ export function openAIModelRoutes(registry: EngineRegistry, visibleTo: ModelFilt
         const id = decodeModelId(params['*'])
         const card = visibleTo(request)(id) ? registry.listModels().find((m) => m.id === id) : undefined
         if (!card) throw modelNotFound(id)
-        if (!speaksAnthropic(request)) return card
+        if (!fromAnthropicClient(request)) return card
         set.headers['request-id'] = requestIdOf(set)
         return toAnthropicModel(card)
       },
