@@ -2,7 +2,6 @@
 // /v1/management/keys and /usage routes called with a chosen key, keyed chat requests (raw fetch and
 // the official SDKs), the /sessions routes as one key sees them, and the OpenAI error envelope.
 import Anthropic from '@anthropic-ai/sdk'
-import { expect } from 'bun:test'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -34,23 +33,8 @@ export interface CreatedKey extends KeyRecord {
   key: string
 }
 
-import type { ErrorBody } from './sessions-api'
-
 export { errorOf, type ErrorBody } from './sessions-api'
-
-/** Checks status and the exact OpenAI envelope {error:{message,type,param,code,retryable}}; returns the error. */
-export async function expectOpenAIError(res: Response, status: number, expected: Partial<ErrorBody> = {}): Promise<ErrorBody> {
-  expect(res.status).toBe(status)
-  expect(res.headers.get('content-type')).toStartWith('application/json')
-  const body = await readJson(res)
-  expect(Object.keys(body)).toEqual(['error'])
-  expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'param', 'retryable', 'type'])
-  expect(body.error.retryable).toBe(status === 429 || (status >= 500 && status !== 501))
-  expect(res.headers.get('x-should-retry')).toBe(String(body.error.retryable))
-  expect(body.error.message.length).toBeGreaterThan(0)
-  expect(body.error).toMatchObject(expected)
-  return body.error as ErrorBody
-}
+export { expectOpenAIError } from './http'
 
 /** Sends a request with `key` as Bearer (or no credential when undefined), JSON body when given. */
 export function send(gw: TestGateway, method: string, path: string, key: string | undefined, body?: unknown, headers: Record<string, string> = {}): Promise<Response> {

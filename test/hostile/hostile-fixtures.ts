@@ -1,6 +1,5 @@
 // What the hostile-input tests share: a gateway configured by a YAML file (stopped with its temp dir),
 // OpenAI's error envelope checked exactly, and a chat body of a given shape.
-import { expect } from 'bun:test'
 import { startGateway, type TestGateway } from '../helpers/gateway'
 import { writeConfigFile } from '../helpers/management-api'
 
@@ -22,24 +21,7 @@ export async function configuredGateway(yaml: string, argv: string[] = []): Prom
   }
 }
 
-export interface OpenAIError {
-  message: string
-  type: string
-  param: string | null
-  code: string | null
-}
-
-/** Checks status, content type and the exact envelope {error:{message,type,param,code,retryable}}; returns the error. */
-export async function expectOpenAIError(res: Response, status: number): Promise<OpenAIError> {
-  const text = await res.text()
-  expect({ status: res.status, text: text.slice(0, 300) }).toMatchObject({ status })
-  expect(res.headers.get('content-type')).toStartWith('application/json')
-  const body = JSON.parse(text) as { error: OpenAIError }
-  expect(Object.keys(body)).toEqual(['error'])
-  expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'param', 'retryable', 'type'])
-  expect(body.error.message.length).toBeGreaterThan(0)
-  return body.error
-}
+export { expectOpenAIError, type OpenAIError } from '../helpers/http'
 
 /** Names every `access-control-*` header of a response. */
 export const corsHeadersOf = (res: Response): string[] => [...res.headers.keys()].filter((name) => name.startsWith('access-control-'))

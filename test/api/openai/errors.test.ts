@@ -4,6 +4,7 @@ import { afterAll, beforeAll, expect, test } from 'bun:test'
 import OpenAI, { APIError, BadRequestError, InternalServerError, NotFoundError } from 'openai'
 import { startFakeEngine, type FakeEngine } from '../../helpers/fake-engine'
 import { postJson, startGateway, type TestGateway } from '../../helpers/gateway'
+import { expectOpenAIError, type OpenAIError } from '../../helpers/http'
 
 const MAX_BODY_BYTES = 4096
 
@@ -22,26 +23,10 @@ afterAll(async () => {
   await engine.stop()
 })
 
-interface Envelope {
-  error: { message: string; type: string; param: string | null; code: string | null; retryable: boolean }
-}
-
-/** Checks status, the x-request-id header and the exact envelope shape; returns the error object. */
-async function expectEnvelope(res: Response, status: number): Promise<Envelope['error']> {
-  expect(res.status).toBe(status)
+/** The shared envelope check, plus the x-request-id every answer carries. */
+async function expectEnvelope(res: Response, status: number): Promise<OpenAIError> {
   expect(res.headers.get('x-request-id')).toBeTruthy()
-  expect(res.headers.get('content-type')).toStartWith('application/json')
-  const body = (await res.json()) as Envelope
-  expect(Object.keys(body)).toEqual(['error'])
-  expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'param', 'retryable', 'type'])
-  // The sageLLM protocol's flag: only a status the same request may get past later is retryable.
-  expect(body.error.retryable).toBe(status === 429 || (status >= 500 && status !== 501))
-  // …and the header both SDKs obey over their own retry rule says the same.
-  expect(res.headers.get('x-should-retry')).toBe(String(body.error.retryable))
-  expect(typeof body.error.message).toBe('string')
-  expect(body.error.message.length).toBeGreaterThan(0)
-  expect(typeof body.error.type).toBe('string')
-  return body.error
+  return expectOpenAIError(res, status)
 }
 
 const user = [{ role: 'user', content: 'hi' }]
