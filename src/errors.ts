@@ -90,7 +90,13 @@ export const internalError = () =>
   new ApiError(500, 'The gateway hit an unexpected error; the request id identifies it in the logs', 'server_error', ERROR_CODES.internal)
 
 export function toOpenAIErrorBody(error: ApiError): OpenAIErrorBody {
-  return { error: { message: error.message, type: error.type, param: error.param, code: error.errorCode, retryable: isRetryable(error.httpStatus) } }
+  return { error: { message: error.message, type: error.type, param: error.param, code: error.errorCode, retryable: retryableOf(error) } }
+}
+
+/** Whether the request of `error` may succeed if sent again: its own x-should-retry header, else isRetryable of its status. */
+export function retryableOf(error: ApiError): boolean {
+  const said = error.headers['x-should-retry']
+  return said === undefined ? isRetryable(error.httpStatus) : said === 'true'
 }
 
 /**

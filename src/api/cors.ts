@@ -30,6 +30,7 @@ const EXPOSE_HEADERS = [
   'x-request-id',
   'request-id',
   'retry-after',
+  'x-should-retry',
   'x-ratelimit-limit-requests',
   'x-ratelimit-remaining-requests',
   'x-ratelimit-reset-requests',

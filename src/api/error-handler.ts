@@ -7,7 +7,7 @@ import {
   anthropicStatus,
   ApiError,
   internalError,
-  isRetryable,
+  retryableOf,
   invalidJson,
   invalidRequest,
   routeNotFound,
@@ -37,7 +37,7 @@ export function errorHandler(log: Logger, telemetry?: RequestTelemetry) {
     // Anthropic's SDKs read the request id from `request-id` (error.requestID); OpenAI's from x-request-id.
     const requestId = anthropic ? { 'request-id': String(set.headers['x-request-id']) } : {}
     // Both SDKs retry what this header says over their own rule (which would retry a 409 or a 501).
-    const retry = { 'x-should-retry': String(isRetryable(apiError.httpStatus)) }
+    const retry = { 'x-should-retry': String(retryableOf(apiError)) }
     return new Response(JSON.stringify(body), {
       status: anthropic ? anthropicStatus(apiError.httpStatus) : apiError.httpStatus,
       headers: { 'content-type': 'application/json', ...requestId, ...retry, ...apiError.headers },

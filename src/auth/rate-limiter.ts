@@ -102,8 +102,12 @@ export class RateLimiter {
       const wait = state.requests.msUntilRoom(now, rpm, 1)
       throw tooMany(`this key allows ${rpm} requests per minute; try again in ${duration(wait)}`, wait / 1000, headersOf(state, limits, now))
     }
+    // Larger than a whole minute's budget: waiting cannot help, so the SDKs are told not to retry it.
     if (tpm !== null && tokens > tpm)
-      throw tooMany(`this request may use up to ${tokens} tokens (prompt estimate + max_tokens), more than this key's ${tpm} tokens per minute; lower max_tokens or shorten the prompt`, 60, headersOf(state, limits, now))
+      throw tooMany(`this request may use up to ${tokens} tokens (prompt estimate + max_tokens), more than this key's ${tpm} tokens per minute; lower max_tokens or shorten the prompt`, 60, {
+        ...headersOf(state, limits, now),
+        'x-should-retry': 'false',
+      })
     if (tpm !== null && state.tokens.used(now) + tokens > tpm) {
       const wait = state.tokens.msUntilRoom(now, tpm, tokens)
       throw tooMany(`this key allows ${tpm} tokens per minute and this request reserves ${tokens}; try again in ${duration(wait)}`, wait / 1000, headersOf(state, limits, now))

@@ -138,12 +138,14 @@ export class EngineRegistry {
 
   /**
    * Whether a Messages request for `model` goes to engines speaking the Anthropic API (untranslated):
-   * one is READY for it; or none is, nor any OpenAI engine, but one lists it (it is down: the client
-   * gets the 503 to retry on, not the translated path's "no engine serves chat").
+   * one is READY for it; or none is, nor any OpenAI engine, but one lists it or is down with its list
+   * unknown (not reached since start-up: a vLLM still loading). The client then gets the 503 (529) to
+   * retry on, not the translated path's "no engine serves chat" or "no such model".
    */
   messagesGoNative(model: string): boolean {
     if (this.candidates(model, 'messages').length > 0) return true
-    return this.candidates(model, 'chat').length === 0 && this.all.some((e) => e.servesOperation('messages') && e.models.has(model))
+    if (this.candidates(model, 'chat').length > 0) return false
+    return this.all.some((e) => e.servesOperation('messages') && (e.models.has(model) || (e.state !== 'READY' && e.models.size === 0)))
   }
 
   /** One card per model id served by a READY engine; the first engine's card wins. */
@@ -266,7 +268,7 @@ export class EngineRegistry {
       if (engine.state === 'DRAINING' || engine.state === 'STOPPED') return
       const changed = !sameKeys(engine.models, models)
       // An engine's first passing check reports its models even when it lists none.
-      const first = engine.state === 'STARTING'
+      const first = engine.lastHeartbeat === null
       engine.models = models
       engine.lastError = null
       this.markHealthy(engine)

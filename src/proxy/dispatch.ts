@@ -84,7 +84,14 @@ export class Dispatcher {
   }
 
   private async sessionTurn(request: DispatchRequest, sessionId: string): Promise<Response> {
-    const turn = await this.deps.sessions!.beginTurn(sessionId, request.body.messages as Record<string, unknown>[], request.signal, request.hints.deadlineAt, request.sessionScope)
+    const turn = await this.deps.sessions!.beginTurn(
+      sessionId,
+      request.body.messages as Record<string, unknown>[],
+      request.signal,
+      request.hints.deadlineAt,
+      request.sessionScope,
+      request.body.continue_final_message === true,
+    )
     try {
       const body = { ...request.body, messages: turn.engineMessages }
       // Locality keys on what the engine will see: the stored history first.

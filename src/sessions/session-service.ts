@@ -163,6 +163,8 @@ export class SessionService {
     signal: AbortSignal,
     deadlineAt?: number,
     scope: SessionScope = ALL_SESSIONS,
+    /** The request continues its last message (continue_final_message, an Anthropic prefill). */
+    continuesLast = false,
   ): Promise<SessionTurn> {
     // Someone else's session is missing to this caller: it must not even wait on its lock.
     const before = this.repo.get(sessionId)
@@ -179,7 +181,7 @@ export class SessionService {
       const { engineMessages, toStore } = this.compose(sessionId, requestMessages)
       this.options.onStoreOperation?.('history', (performance.now() - readAt) / 1000)
       const store = { commit: (id: string, messages: readonly NewMessage[], fresh: readonly Record<string, unknown>[]) => this.commit(id, messages, fresh, existed, scope) }
-      return new SessionTurn(sessionId, engineMessages, toStore, store, release, this.now)
+      return new SessionTurn(sessionId, engineMessages, toStore, store, release, this.now, continuesLast)
     } catch (e) {
       release()
       throw e

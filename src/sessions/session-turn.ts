@@ -38,6 +38,8 @@ export class SessionTurn {
     private readonly store: TurnStore,
     private readonly release: () => void,
     private readonly now: () => Date = () => new Date(),
+    /** The request continues its last (assistant) message (continue_final_message): the reply completes it. */
+    private readonly continuesLast = false,
   ) {}
 
   /** A non-streamed reply: stores the first choice's message. */
@@ -100,9 +102,15 @@ export class SessionTurn {
     this.settled = true
     try {
       const at = this.now().toISOString()
+      // A prefill and the reply that continues it are one assistant message: stored whole, so later
+      // turns do not send the engine two assistant messages in a row (templates that alternate refuse them).
+      const prefill = this.continuesLast ? this.newMessages.at(-1) : undefined
+      const continued = prefill?.role === 'assistant' && typeof prefill.content === 'string' ? prefill.content : undefined
+      const fresh = continued === undefined ? this.newMessages : this.newMessages.slice(0, -1)
+      const whole = continued === undefined ? reply : { ...reply, content: continued + (typeof reply.content === 'string' ? reply.content : '') }
       const messages = [
-        ...this.newMessages.map((m) => toNewMessage(m, at)),
-        toNewMessage({ ...reply, role: 'assistant' }, at, metadata, { prompt: usage?.prompt_tokens, completion: usage?.completion_tokens }),
+        ...fresh.map((m) => toNewMessage(m, at)),
+        toNewMessage({ ...whole, role: 'assistant' }, at, metadata, { prompt: usage?.prompt_tokens, completion: usage?.completion_tokens }),
       ]
       this.store.commit(this.sessionId, messages, this.newMessages)
     } catch (e) {

@@ -26,9 +26,11 @@ export interface AnthropicRequest {
 /** The OpenAI chat body for an Anthropic request (stream or not, usage always reported). */
 export function toOpenAIChat(request: AnthropicRequest): Json {
   const body: Json = { model: request.model, messages: toOpenAIMessages(request) }
-  // A request ending with an assistant turn is a prefill: the reply continues that text, as Anthropic
-  // answers it (vLLM's and SGLang's continue_final_message; a generation prompt would open a new turn).
-  if (request.messages.at(-1)?.role === 'assistant') {
+  // A request ending with an assistant turn of text is a prefill: the reply continues that text, as
+  // Anthropic answers it (vLLM's and SGLang's continue_final_message; a generation prompt would open a
+  // new turn). A final assistant turn with no text (tool calls only, empty) has nothing to continue.
+  const last = (body.messages as Json[]).at(-1)
+  if (last?.role === 'assistant' && typeof last.content === 'string' && last.content && !last.tool_calls) {
     body.continue_final_message = true
     body.add_generation_prompt = false
   }

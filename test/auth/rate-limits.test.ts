@@ -27,8 +27,9 @@ const chat = (gw: TestGateway, key: string, extra: Record<string, unknown> = {})
 const stream = (gw: TestGateway, key: string) => chat(gw, key, { stream: true })
 const statuses = (answers: Response[]) => answers.map((r) => r.status).sort()
 
-async function expectRateLimited(res: Response) {
-  const error = await expectOpenAIError(res, 429, { type: 'rate_limit_error', code: 'rate_limit_exceeded' })
+/** A 429 rate_limit_exceeded with a Retry-After; `retryable` false when waiting cannot help (larger than a minute's budget). */
+async function expectRateLimited(res: Response, retryable = true) {
+  const error = await expectOpenAIError(res, 429, { type: 'rate_limit_error', code: 'rate_limit_exceeded', retryable })
   const retryAfter = res.headers.get('retry-after') ?? ''
   expect(retryAfter).toMatch(/^\d+$/)
   expect(Number(retryAfter)).toBeGreaterThanOrEqual(1)
@@ -145,12 +146,13 @@ test('max_concurrency 2: of 10 concurrent streams exactly 2 are admitted; after 
   await Promise.all(again.map((r) => r.text()))
 })
 
-test('tpm: a request whose max_tokens alone is larger than tpm is 429 saying so, with the token headers', async () => {
+test('tpm: a request whose max_tokens alone is larger than tpm is 429 saying so, with the token headers, and not to be retried', async () => {
   const { engine, gw } = await engineGateway()
   const { key } = await createKey(gw, { tpm: 100 })
   const res = await chat(gw, key, { max_tokens: 101 })
   expect(res.headers.get('x-ratelimit-limit-tokens')).toBe('100')
-  const error = await expectOpenAIError(res, 429, { type: 'rate_limit_error', code: 'rate_limit_exceeded' })
+  // Waiting cannot make it fit: retryable false and x-should-retry: false, so the SDKs give up at once.
+  const error = await expectOpenAIError(res, 429, { type: 'rate_limit_error', code: 'rate_limit_exceeded', retryable: false })
   expect(error.message).toMatch(/token/i)
   expect(error.message).toContain('100')
   expect(engine.inference()).toEqual([])
@@ -170,8 +172,8 @@ test('tpm: the prompt counts at chars / 4, so a long prompt tips a request over 
   const short = await createKey(gw, { tpm: 200 })
   const long = await createKey(gw, { tpm: 200 })
   expect((await chat(gw, short.key, { max_tokens: 150 })).status).toBe(200)
-  // 400 characters: at least 100 tokens reserved for the prompt, 250 in all.
-  await expectRateLimited(await chat(gw, long.key, { max_tokens: 150, messages: userSays('x'.repeat(400)) }))
+  // 400 characters: at least 100 tokens reserved for the prompt, 250 in all: more than a minute's 200.
+  await expectRateLimited(await chat(gw, long.key, { max_tokens: 150, messages: userSays('x'.repeat(400)) }), false)
 })
 
 test('tpm: reservations of requests in flight add up at admission', async () => {

@@ -58,6 +58,19 @@ describe('health checks', () => {
     ])
   })
 
+  test('an engine that failed before its first passing check still has its models, and a missing model_id, reported then', async () => {
+    const logs = captureLogs()
+    const a = scripted('a', { modelId: 'm' })
+    a.script.models = 'fail'
+    const r = new EngineRegistry([a.spec], { intervalMs: 60_000, timeoutMs: 1000, failureThreshold: 1, log: logs.log })
+    await r.checkAll()
+    expect(r.get('a')!.state).toBe('ERROR')
+    a.script.models = []
+    await r.checkAll()
+    expect(logs.lines.filter((line) => line.msg === 'engine models discovered')).toEqual([expect.objectContaining({ engine_id: 'a', models: [] })])
+    expect(logs.lines.filter((line) => line.model_id !== undefined)).toEqual([expect.objectContaining({ level: 'warning', engine_id: 'a', model_id: 'm' })])
+  })
+
   test('failed checks take an engine to ERROR at the threshold, and a passing one brings it back', async () => {
     const a = scripted('a')
     const r = registry([a.spec], 2)

@@ -16,7 +16,7 @@ export interface OpenAIError {
 /**
  * Checks status (showing the body when it differs), content type and the exact envelope
  * {error:{message,type,param,code,retryable}}, with retryable and x-should-retry by the protocol's rule
- * (408, 429 and 5xx but 501); returns the error, matched against `expected` when given.
+ * (408, 429 and 5xx but 501) unless `expected` says otherwise; returns the error, matched against `expected`.
  */
 export async function expectOpenAIError(res: Response, status: number, expected: Partial<OpenAIError> = {}): Promise<OpenAIError> {
   const text = await res.text()
@@ -25,7 +25,7 @@ export async function expectOpenAIError(res: Response, status: number, expected:
   const body = JSON.parse(text) as { error: OpenAIError }
   expect(Object.keys(body)).toEqual(['error'])
   expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'param', 'retryable', 'type'])
-  expect(body.error.retryable).toBe(status === 408 || status === 429 || (status >= 500 && status !== 501))
+  expect(body.error.retryable).toBe(expected.retryable ?? (status === 408 || status === 429 || (status >= 500 && status !== 501)))
   expect(res.headers.get('x-should-retry')).toBe(String(body.error.retryable))
   expect(typeof body.error.message).toBe('string')
   expect(body.error.message.length).toBeGreaterThan(0)

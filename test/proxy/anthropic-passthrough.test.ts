@@ -145,3 +145,15 @@ test('a session needs an OpenAI engine: with only native engines the answer is a
   expect(error.error).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('anthropic-API engine') } })
   expect(engine.bodies).toHaveLength(0)
 })
+
+test('a native engine down since start-up (its models never listed) gives 529 to retry on, for messages and count_tokens, not a 404', async () => {
+  const engine = nativeEngine()
+  await engine.stop()
+  const { gw } = await gatewayFor(engine)
+  const counted = { model: request.model, messages: request.messages }
+  for (const [path, body] of [['/v1/messages', request], ['/v1/messages/count_tokens', counted]] as const) {
+    const res = await gw.fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    expect({ path, status: res.status, retry: res.headers.get('x-should-retry') }).toEqual({ path, status: 529, retry: 'true' })
+    expect(((await res.json()) as { error: { type: string } }).error.type).toBe('overloaded_error')
+  }
+})

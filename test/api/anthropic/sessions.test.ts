@@ -37,6 +37,35 @@ test("metadata.session_id: the second turn reaches the engine with the first tur
   ])
 })
 
+test.each([false, true])('a prefill turn (stream: %p) is stored as one assistant message, the prefill and its continuation', async (stream) => {
+  const id = newId()
+  answerChats(engine, (req) =>
+    (req.body as { stream?: boolean }).stream
+      ? sseResponse([chatChunk({ role: 'assistant', content: ' B)' }), chatChunk({}, 'stop'), usageChunk({ prompt_tokens: 9, completion_tokens: 2 }), DONE_EVENT])
+      : jsonResponse(completion({ content: ' B)' })),
+  )
+  const prefilled = turn('Pick A or B.', { metadata: inSession(id), messages: [{ role: 'user', content: 'Pick A or B.' }, { role: 'assistant', content: 'The answer is (' }] })
+  if (stream) await client.messages.stream(prefilled).finalMessage()
+  else await client.messages.create(prefilled)
+  await client.messages.create(turn('Why?', { metadata: inSession(id) }))
+  // Two assistant messages in a row would break templates that alternate roles.
+  expect(messagesOf(chatRequests(engine)[1]!)).toEqual([
+    { role: 'user', content: 'Pick A or B.' },
+    { role: 'assistant', content: 'The answer is ( B)' },
+    { role: 'user', content: 'Why?' },
+  ])
+})
+
+test('a last assistant turn with no text (tool use only) is not a prefill: no continue_final_message', async () => {
+  const messages: Anthropic.MessageParam[] = [
+    { role: 'user', content: 'Weather?' },
+    { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'weather', input: {} }] },
+  ]
+  await client.messages.create(turn('', { messages }))
+  const body = chatRequests(engine)[0]!.body as Record<string, unknown>
+  expect('continue_final_message' in body).toBe(false)
+})
+
 test("the x-session-id header: a streamed second turn reaches the engine with the first turn's history", async () => {
   const id = newId()
   const headers = { 'x-session-id': id }
