@@ -52,7 +52,9 @@ export function createApp({ config, registry, router, admin, sessions, log, infl
   }
   const app = new Elysia({
     // Bun's own limit is only a backstop: the body parser enforces the configured one with a proper error.
-    serve: { maxRequestBodySize: config.maxBodyBytes * 2 + 1024 * 1024 },
+    // No port sharing (Elysia turns SO_REUSEPORT on): a second gateway on a taken port must fail at
+    // start-up, not quietly take a share of the first one's traffic under its own keys and config.
+    serve: { maxRequestBodySize: config.maxBodyBytes * 2 + 1024 * 1024, reusePort: false },
   })
     .use(errorHandler(log, telemetry))
     .use(requestContext({ maxBodyBytes: config.maxBodyBytes, ...config.limits }))

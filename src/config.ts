@@ -3,7 +3,8 @@
 // Nothing else in the program reads process.env or argv.
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { Value } from '@sinclair/typebox/value'
+import type { TSchema } from '@sinclair/typebox'
+import { Value, type ValueError } from '@sinclair/typebox/value'
 import {
   adminKey,
   ConfigError,
@@ -200,6 +201,8 @@ export function loadConfig({ argv, env, readFile = readTextFile }: ConfigSources
         : (file.engines ?? []).map((entry, i) => engineFromFile(entry, i)),
   )
 
+  // Checked even when a flag or the environment overrides it: a wrong file is wrong either way.
+  const fileLogLevel = parseLogLevel(file.log_level, 'log_level')
   const config: Config = {
     host: nonEmptyFlag(flags.host, '--host') ?? nonEmpty(env[ENV.host]) ?? file.host ?? DEFAULTS.host,
     port: parsePort(flags.port, '--port') ?? parsePort(env[ENV.port], ENV.port) ?? file.port ?? DEFAULTS.port,
@@ -214,10 +217,7 @@ export function loadConfig({ argv, env, readFile = readTextFile }: ConfigSources
         file.mock?.chunk_delay_ms ??
         DEFAULTS.mockChunkDelayMs,
     },
-    logLevel: parseLogLevel(flags['log-level'], '--log-level') ??
-      parseLogLevel(env[ENV.logLevel], ENV.logLevel) ??
-      parseLogLevel(file.log_level, 'log_level') ??
-      DEFAULTS.logLevel,
+    logLevel: parseLogLevel(flags['log-level'], '--log-level') ?? parseLogLevel(env[ENV.logLevel], ENV.logLevel) ?? fileLogLevel ?? DEFAULTS.logLevel,
     requestTimeoutMs:
       1000 *
       (parseNumber(flags['request-timeout'], '--request-timeout', { min: 0, exclusive: true, max: MAX_SECONDS }) ??
@@ -322,7 +322,7 @@ function readConfigFile(path: string, readFile: (path: string) => string): Confi
   }
   if (parsed === null || parsed === undefined) return {}
   if (!Value.Check(ConfigFileSchema, parsed)) {
-    const first = Value.Errors(ConfigFileSchema, parsed).First()!
+    const first = innermostError(Value.Errors(ConfigFileSchema, parsed).First()!)
     const key = first.path.replace(/^\//, '').replaceAll('/', '.') || '(top level)'
     const hint = first.message.startsWith('Unexpected property')
       ? 'unknown key'
@@ -332,6 +332,18 @@ function readConfigFile(path: string, readFile: (path: string) => string): Confi
     throw new ConfigError(`config file ${path}: ${key}: ${hint}`)
   }
   return parsed
+}
+
+/**
+ * A union (an engine: a URL or an object) reports only that no form fits; an object given for it is
+ * checked against the union's object form, so the key inside it that is wrong gets named.
+ */
+function innermostError(error: ValueError): ValueError {
+  const objectForm = (error.schema as { anyOf?: TSchema[] }).anyOf?.find((form) => form.type === 'object')
+  const value = error.value as unknown
+  if (!objectForm || typeof value !== 'object' || value === null || Array.isArray(value)) return error
+  const inner = Value.Errors(objectForm, value).First()
+  return inner ? { ...inner, path: `${error.path}${inner.path}` } : error
 }
 
 function engineFromFile(entry: ConfigFile['engines'] extends (infer E)[] | undefined ? E : never, i: number): EngineConfig {

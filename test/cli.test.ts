@@ -208,6 +208,15 @@ describe('a running gateway', () => {
     expect(body.choices[0]!.message.content).toContain('Mock reply from mock')
   })
 
+  test('a second gateway on a port already listened on exits 2 saying so, and does not share the port', async () => {
+    const first = await startGateway([...LOOPBACK, '--port', '0'])
+    const port = new URL(first.url).port
+    const { stdout, stderr, exitCode } = await runToExit([...LOOPBACK, '--port', port])
+    expect(exitCode).toBe(2)
+    expect(stderr).toContain(`cannot listen on 127.0.0.1:${port}`)
+    expect(stdout).not.toContain('sagellm-gateway listening')
+  })
+
   test("the original's session-store variables are named in a start-up warning, not silently ignored", async () => {
     const gw = await startGateway([...LOOPBACK, '--port', '0', '--db', ':memory:'], { SAGELLM_GATEWAY_SESSION_BACKEND: 'redis', SAGELLM_GATEWAY_SESSION_REDIS_URL: 'redis://10.0.0.9:6379' })
     const warning = gw.stdout.lines.map(parseJson).find((line) => line?.msg?.includes('session-store variables are not read'))

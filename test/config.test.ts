@@ -264,9 +264,19 @@ describe('config file', () => {
     expect(configError(['--config', '/r.yaml'], {}, { '/r.yaml': 'port: 70000\n' })).toContain('port:')
     expect(configError(['--config', '/l.yaml'], {}, { '/l.yaml': 'log_level: loud\n' })).toContain("log_level: 'loud'")
     expect(configError(['--config', '/e.yaml'], {}, { '/e.yaml': 'engines: [ftp://x]\n' })).toContain('engines[0]')
-    expect(configError(['--config', '/u.yaml'], {}, { '/u.yaml': 'engines:\n  - port: 3\n' })).toBe(
+    expect(configError(['--config', '/u.yaml'], {}, { '/u.yaml': 'engines:\n  - 42\n' })).toBe(
       'config file /u.yaml: engines.0: expected an engine URL, or an object with url and optional engine_id, engine_kind, model_id, api_key, weight, max_concurrency, api',
     )
+    // An engine given as an object: the key inside it that is wrong is named.
+    const engineError = (entry: string) => configError(['--config', '/o.yaml'], {}, { '/o.yaml': `engines:\n  - url: http://h:8000/v1\n    ${entry}\n` })
+    expect(engineError('wieght: 2')).toBe('config file /o.yaml: engines.0.wieght: unknown key')
+    expect(engineError('weight: 0')).toStartWith('config file /o.yaml: engines.0.weight: ')
+    expect(engineError('api: grpc')).toBe("config file /o.yaml: engines.0.api: expected 'openai' or 'anthropic'")
+    expect(configError(['--config', '/p.yaml'], {}, { '/p.yaml': 'engines:\n  - port: 3\n' })).toBe('config file /p.yaml: engines.0.url: expected required property')
+    // Seconds say which bound was missed.
+    expect(configError(['--config', '/s.yaml'], {}, { '/s.yaml': 'health:\n  interval_seconds: 0\n' })).toBe('config file /s.yaml: health.interval_seconds: expected seconds, more than 0 and at most 2147483')
+    // A wrong log_level in the file is an error even when a flag or the environment overrides it.
+    expect(configError(['--config', '/l.yaml', '--log-level', 'info'], {}, { '/l.yaml': 'log_level: loud\n' })).toContain("log_level: 'loud'")
   })
 
   test('timeouts beyond what a timer can hold are refused, not turned into instant timeouts', () => {

@@ -4,7 +4,6 @@ import { Elysia } from 'elysia'
 import type { EngineRegistry } from '../control-plane/engine-registry'
 import type { SessionStats } from '../sessions/session-repository'
 
-
 export interface HealthDeps {
   readonly version: string
   readonly registry: EngineRegistry
@@ -18,7 +17,11 @@ export const ENDPOINTS = {
   chat_completions: '/v1/chat/completions',
   completions: '/v1/completions',
   embeddings: '/v1/embeddings',
+  messages: '/v1/messages',
+  count_tokens: '/v1/messages/count_tokens',
   management: '/v1/management',
+  metrics: '/metrics',
+  stats: '/v1/stats',
   sessions: '/sessions',
   docs: '/swagger',
   openapi: '/swagger/json',

@@ -8,7 +8,11 @@ import { ROUTING_STRATEGIES } from '../control-plane/routing'
 export const MAX_SECONDS = 2147483
 
 const seconds = (options: { exclusiveMinimum?: number; minimum?: number }) =>
-  Type.Number({ ...options, maximum: MAX_SECONDS, description: `seconds, at most ${MAX_SECONDS}` })
+  Type.Number({
+    ...options,
+    maximum: MAX_SECONDS,
+    description: `seconds, ${options.exclusiveMinimum !== undefined ? `more than ${options.exclusiveMinimum}` : `at least ${options.minimum ?? 0}`} and at most ${MAX_SECONDS}`,
+  })
 
 export const EngineEntry = Type.Union(
   [

@@ -9,8 +9,8 @@ import { ClientGone, type EngineError } from '../engines/engine-client'
 import type { StreamOutcome } from '../proxy/stream-relay'
 import type { RequestRecord, RequestTelemetry } from './request-telemetry'
 
-/** gen_ai.operation.name per gateway operation. */
-const OPERATION_NAMES: Record<Operation, string> = { chat: 'chat', completions: 'text_completion', embeddings: 'embeddings', messages: 'chat' }
+/** gen_ai.operation.name per gateway operation (the label of every metric by operation). */
+export const OPERATION_NAMES: Record<Operation, string> = { chat: 'chat', completions: 'text_completion', embeddings: 'embeddings', messages: 'chat' }
 
 /** Request fields recorded as gen_ai.request.* attributes. */
 const REQUEST_PARAMS: Record<string, string> = {

@@ -3,6 +3,8 @@
 // when the answer is over (a stream: when it ends), the request's metrics and its one JSON log line.
 import { INVALID_SPAN_CONTEXT, INVALID_TRACEID, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api'
 import { Elysia } from 'elysia'
+import type { Operation } from '../control-plane/engine'
+import { OPERATION_NAMES } from './attempt-telemetry'
 import type { Logger } from './logger'
 import type { GatewayMetrics } from './metrics'
 import { contextWith, type Tracing } from './tracing'
@@ -19,7 +21,7 @@ export class RequestRecord {
   status = 200
   code: string | null = null
   route = 'unmatched'
-  operation?: string
+  operation?: Operation
   model?: string
   engineId?: string
   sessionId?: string
@@ -168,7 +170,7 @@ export class RequestTelemetry {
     m.httpRequests.inc([r.route, r.method, String(r.status), r.code ?? ''])
     if (r.operation) {
       m.latency.add(durationMs)
-      m.overhead.observe([r.operation], Math.max(0, durationMs - r.engineMs) / 1000)
+      m.overhead.observe([OPERATION_NAMES[r.operation]], Math.max(0, durationMs - r.engineMs) / 1000)
     }
     const quiet = QUIET_ROUTES.has(r.route)
     // The line is built only when its level is written.

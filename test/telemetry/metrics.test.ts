@@ -127,6 +127,14 @@ describe('after a known workload', () => {
     expect(sum(counts.map((s) => s.value))).toBe(2)
   })
 
+  test('sagellm_gateway_overhead_seconds is labelled with the GenAI operation names the gen_ai_* metrics use', () => {
+    const counts = Object.fromEntries(
+      samplesOf(metrics.parsed, 'sagellm_gateway_overhead_seconds', 'sagellm_gateway_overhead_seconds_count').map((s) => [s.labels.gen_ai_operation_name, s.value]),
+    )
+    // Six chats (two streamed), the unknown model's refused chat, and one embedding: one per inference request.
+    expect(counts).toEqual({ chat: 7, embeddings: 1 })
+  })
+
   test('sagellm_gateway_http_requests_total counts by route template, method, status and code', () => {
     const requests = (labels: Record<string, string>) => sampleValue(metrics.parsed, 'sagellm_gateway_http_requests_total', labels)
     expect(requests({ route: '/v1/chat/completions', method: 'POST', status: '200', code: '' })).toBe(6)
