@@ -323,9 +323,12 @@ function readConfigFile(path: string, readFile: (path: string) => string): Confi
   if (parsed === null || parsed === undefined) return {}
   if (!Value.Check(ConfigFileSchema, parsed)) {
     const first = innermostError(Value.Errors(ConfigFileSchema, parsed).First()!)
-    const key = first.path.replace(/^\//, '').replaceAll('/', '.') || '(top level)'
+    // A JSON pointer: `/` between keys, and `~1`, `~0` for a `/` or `~` inside one.
+    const key = first.path.replace(/^\//, '').replaceAll('/', '.').replaceAll('~1', '/').replaceAll('~0', '~') || '(top level)'
     const hint = first.message.startsWith('Unexpected property')
       ? 'unknown key'
+      : first.message === 'Expected required property'
+        ? 'required, and missing'
       : describeSchema(first.schema as never)
         ? `expected ${describeSchema(first.schema as never)}`
         : first.message.toLowerCase()

@@ -272,7 +272,8 @@ describe('config file', () => {
     expect(engineError('wieght: 2')).toBe('config file /o.yaml: engines.0.wieght: unknown key')
     expect(engineError('weight: 0')).toStartWith('config file /o.yaml: engines.0.weight: ')
     expect(engineError('api: grpc')).toBe("config file /o.yaml: engines.0.api: expected 'openai' or 'anthropic'")
-    expect(configError(['--config', '/p.yaml'], {}, { '/p.yaml': 'engines:\n  - port: 3\n' })).toBe('config file /p.yaml: engines.0.url: expected required property')
+    expect(configError(['--config', '/p.yaml'], {}, { '/p.yaml': 'engines:\n  - port: 3\n' })).toBe('config file /p.yaml: engines.0.url: required, and missing')
+    expect(configError(['--config', '/q.yaml'], {}, { '/q.yaml': 'routing:\n  per_model:\n    org/model: fastest\n' })).toStartWith('config file /q.yaml: routing.per_model.org/model: ')
     // Seconds say which bound was missed.
     expect(configError(['--config', '/s.yaml'], {}, { '/s.yaml': 'health:\n  interval_seconds: 0\n' })).toBe('config file /s.yaml: health.interval_seconds: expected seconds, more than 0 and at most 2147483')
     // A wrong log_level in the file is an error even when a flag or the environment overrides it.

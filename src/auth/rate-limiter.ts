@@ -96,18 +96,23 @@ export class RateLimiter {
     let state = this.states.get(keyId)
     if (!state) this.states.set(keyId, (state = new KeyState()))
     const { rpm, tpm, maxConcurrency } = limits
+    // Larger than a whole minute's budget: no wait makes it fit, so it is said first, with no
+    // Retry-After, and the SDKs are told not to retry it.
+    if (tpm !== null && tokens > tpm)
+      throw new ApiError(
+        429,
+        `Rate limit reached: this request may use up to ${tokens} tokens (prompt estimate + max_tokens), more than this key's ${tpm} tokens per minute; lower max_tokens or shorten the prompt`,
+        'rate_limit_error',
+        ERROR_CODES.rateLimitExceeded,
+        null,
+        { ...headersOf(state, limits, now), 'x-should-retry': 'false' },
+      )
     if (maxConcurrency !== null && state.inFlight >= maxConcurrency)
       throw tooMany(`this key allows ${maxConcurrency} concurrent request${maxConcurrency === 1 ? '' : 's'} and has ${state.inFlight} in flight`, 1, headersOf(state, limits, now))
     if (rpm !== null && state.requests.used(now) + 1 > rpm) {
       const wait = state.requests.msUntilRoom(now, rpm, 1)
       throw tooMany(`this key allows ${rpm} requests per minute; try again in ${duration(wait)}`, wait / 1000, headersOf(state, limits, now))
     }
-    // Larger than a whole minute's budget: waiting cannot help, so the SDKs are told not to retry it.
-    if (tpm !== null && tokens > tpm)
-      throw tooMany(`this request may use up to ${tokens} tokens (prompt estimate + max_tokens), more than this key's ${tpm} tokens per minute; lower max_tokens or shorten the prompt`, 60, {
-        ...headersOf(state, limits, now),
-        'x-should-retry': 'false',
-      })
     if (tpm !== null && state.tokens.used(now) + tokens > tpm) {
       const wait = state.tokens.msUntilRoom(now, tpm, tokens)
       throw tooMany(`this key allows ${tpm} tokens per minute and this request reserves ${tokens}; try again in ${duration(wait)}`, wait / 1000, headersOf(state, limits, now))

@@ -144,8 +144,9 @@ export class EngineRegistry {
    */
   messagesGoNative(model: string): boolean {
     if (this.candidates(model, 'messages').length > 0) return true
-    if (this.candidates(model, 'chat').length > 0) return false
-    return this.all.some((e) => e.servesOperation('messages') && (e.models.has(model) || (e.state !== 'READY' && e.models.size === 0)))
+    // An OpenAI engine that lists the model, up or down, keeps the translated way (and its answer names it).
+    if (this.all.some((e) => e.servesOperation('chat') && e.models.has(model))) return false
+    return this.all.some((e) => e.servesOperation('messages') && (e.models.has(model) || (unreached(e) && e.models.size === 0)))
   }
 
   /** One card per model id served by a READY engine; the first engine's card wins. */
@@ -253,7 +254,7 @@ export class EngineRegistry {
     const able = servedBy.filter((e) => e.servesOperation(op))
     if (able.length) return noEngine(model, able.map((e) => `${e.id} is ${e.state}${e.lastError ? ` (${e.lastError})` : ''}`).join('; '))
     // No engine that does `op` lists the model. One not reached yet might (its list is unknown): wait for it.
-    const unknown = engines.filter((e) => e.state !== 'READY' && e.servesOperation(op))
+    const unknown = engines.filter((e) => unreached(e) && e.servesOperation(op))
     if (unknown.length)
       return noEngine(model, `it is not listed by any reachable engine, and ${unknown.length} engine(s) are unreachable: ${unknown.map((e) => `${e.id} (${e.lastError ?? e.state})`).join(', ')}`)
     // Served, but only by engines that do not do `op` (chat to an embedding model): a request that no
@@ -342,4 +343,9 @@ function sameKeys(a: Map<string, unknown>, b: Map<string, unknown>): boolean {
   if (a.size !== b.size) return false
   for (const k of a.keys()) if (!b.has(k)) return false
   return true
+}
+
+/** An engine not reached now (starting, or failing its checks): its model list may be out of date. Drained and stopped ones are leaving. */
+function unreached(engine: Engine): boolean {
+  return engine.state === 'STARTING' || engine.state === 'ERROR'
 }

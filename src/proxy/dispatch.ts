@@ -90,7 +90,7 @@ export class Dispatcher {
       request.signal,
       request.hints.deadlineAt,
       request.sessionScope,
-      request.body.continue_final_message === true,
+      request.body.continue_final_message === true ? { echoed: request.body.echo === true } : undefined,
     )
     try {
       const body = { ...request.body, messages: turn.engineMessages }

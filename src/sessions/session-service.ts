@@ -163,8 +163,8 @@ export class SessionService {
     signal: AbortSignal,
     deadlineAt?: number,
     scope: SessionScope = ALL_SESSIONS,
-    /** The request continues its last message (continue_final_message, an Anthropic prefill). */
-    continuesLast = false,
+    /** The request continues its last message (continue_final_message, an Anthropic prefill); `echoed`: the reply repeats it (vLLM's echo). */
+    continuesLast?: { readonly echoed: boolean },
   ): Promise<SessionTurn> {
     // Someone else's session is missing to this caller: it must not even wait on its lock.
     const before = this.repo.get(sessionId)

@@ -38,8 +38,11 @@ export class SessionTurn {
     private readonly store: TurnStore,
     private readonly release: () => void,
     private readonly now: () => Date = () => new Date(),
-    /** The request continues its last (assistant) message (continue_final_message): the reply completes it. */
-    private readonly continuesLast = false,
+    /**
+     * The request continues its last (assistant) message (continue_final_message): the reply completes
+     * it (`echoed`: the engine's reply already starts with it, vLLM's echo).
+     */
+    private readonly continuesLast?: { readonly echoed: boolean },
   ) {}
 
   /** A non-streamed reply: stores the first choice's message. */
@@ -105,9 +108,10 @@ export class SessionTurn {
       // A prefill and the reply that continues it are one assistant message: stored whole, so later
       // turns do not send the engine two assistant messages in a row (templates that alternate refuse them).
       const prefill = this.continuesLast ? this.newMessages.at(-1) : undefined
-      const continued = prefill?.role === 'assistant' && typeof prefill.content === 'string' ? prefill.content : undefined
+      const continued = prefill?.role === 'assistant' ? textOf(prefill.content) : undefined
       const fresh = continued === undefined ? this.newMessages : this.newMessages.slice(0, -1)
-      const whole = continued === undefined ? reply : { ...reply, content: continued + (typeof reply.content === 'string' ? reply.content : '') }
+      const replyText = typeof reply.content === 'string' ? reply.content : ''
+      const whole = continued === undefined || this.continuesLast?.echoed ? reply : { ...reply, content: continued + replyText }
       const messages = [
         ...fresh.map((m) => toNewMessage(m, at)),
         toNewMessage({ ...whole, role: 'assistant' }, at, metadata, { prompt: usage?.prompt_tokens, completion: usage?.completion_tokens }),
@@ -208,4 +212,12 @@ function turnBusy(sessionId: string, waitedMs: number): ApiError {
     'session_id',
     { 'retry-after': '1' },
   )
+}
+
+/** A message's text: a string, or its text parts joined; undefined for anything else. */
+function textOf(content: unknown): string | undefined {
+  if (typeof content === 'string') return content
+  if (!Array.isArray(content)) return undefined
+  const parts = content as { type?: unknown; text?: unknown }[]
+  return parts.every((part) => part.type === 'text' && typeof part.text === 'string') ? parts.map((part) => part.text).join('') : undefined
 }

@@ -27,9 +27,16 @@ const chat = (gw: TestGateway, key: string, extra: Record<string, unknown> = {})
 const stream = (gw: TestGateway, key: string) => chat(gw, key, { stream: true })
 const statuses = (answers: Response[]) => answers.map((r) => r.status).sort()
 
-/** A 429 rate_limit_exceeded with a Retry-After; `retryable` false when waiting cannot help (larger than a minute's budget). */
+/**
+ * A 429 rate_limit_exceeded with a Retry-After; `retryable` false when waiting cannot help (larger
+ * than a minute's budget): then no Retry-After either.
+ */
 async function expectRateLimited(res: Response, retryable = true) {
   const error = await expectOpenAIError(res, 429, { type: 'rate_limit_error', code: 'rate_limit_exceeded', retryable })
+  if (!retryable) {
+    expect(res.headers.get('retry-after')).toBeNull()
+    return error
+  }
   const retryAfter = res.headers.get('retry-after') ?? ''
   expect(retryAfter).toMatch(/^\d+$/)
   expect(Number(retryAfter)).toBeGreaterThanOrEqual(1)
@@ -151,11 +158,19 @@ test('tpm: a request whose max_tokens alone is larger than tpm is 429 saying so,
   const { key } = await createKey(gw, { tpm: 100 })
   const res = await chat(gw, key, { max_tokens: 101 })
   expect(res.headers.get('x-ratelimit-limit-tokens')).toBe('100')
-  // Waiting cannot make it fit: retryable false and x-should-retry: false, so the SDKs give up at once.
-  const error = await expectOpenAIError(res, 429, { type: 'rate_limit_error', code: 'rate_limit_exceeded', retryable: false })
+  // Waiting cannot make it fit: retryable false, x-should-retry: false and no Retry-After, so clients give up at once.
+  const error = await expectRateLimited(res, false)
   expect(error.message).toMatch(/token/i)
   expect(error.message).toContain('100')
   expect(engine.inference()).toEqual([])
+})
+
+test('tpm: a request too large for the budget is told so even while the key is also over its rpm (no wait would help)', async () => {
+  const { gw } = await engineGateway()
+  const { key } = await createKey(gw, { rpm: 1, tpm: 100 })
+  expect((await chat(gw, key, { max_tokens: 10 })).status).toBe(200)
+  const error = await expectRateLimited(await chat(gw, key, { max_tokens: 101 }), false)
+  expect(error.message).toContain('more than this key')
 })
 
 test('tpm: max_completion_tokens and Anthropic max_tokens are reserved like max_tokens', async () => {

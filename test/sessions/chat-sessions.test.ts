@@ -71,6 +71,32 @@ test.each(ways)('history injection (stream: %p, session named by %s): turn 2 sen
   ])
 })
 
+test.each([
+  ['a string', 'The answer is (', false, ' B)', 'The answer is ( B)'],
+  ['text parts', [{ type: 'text', text: 'The answer ' }, { type: 'text', text: 'is (' }], false, ' B)', 'The answer is ( B)'],
+  ['a string, echoed back by the engine (echo: true)', 'The answer is (', true, 'The answer is ( B)', 'The answer is ( B)'],
+])('continue_final_message with the prefill as %s: stored as one assistant message, whole', async (_, prefill, echo, answer, stored) => {
+  const id = newSessionId()
+  engine.override = (req) => (req.method === 'POST' ? Response.json({ id: 'c', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: answer }, finish_reason: 'stop' }], usage: { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 } }) : undefined)
+  const res = await postJson(gw, '/v1/chat/completions', {
+    model: 'm',
+    session_id: id,
+    continue_final_message: true,
+    add_generation_prompt: false,
+    ...(echo ? { echo: true } : {}),
+    messages: [
+      { role: 'user', content: 'Pick A or B.' },
+      { role: 'assistant', content: prefill },
+    ],
+  })
+  expect(res.status).toBe(200)
+  const session = await storedSession(gw, id)
+  expect(session.messages.map((m) => [m.role, m.content])).toEqual([
+    ['user', 'Pick A or B.'],
+    ['assistant', stored],
+  ])
+})
+
 test('session_id is not forwarded to the engine; the other extra fields are', async () => {
   await chatTurn(gw, newSessionId(), 'hello', { extra: { top_k: 7, chat_template_kwargs: { thinking: false } } })
   const body = engine.inference()[0]!.body
