@@ -242,6 +242,25 @@ describe('operations', () => {
     expect(r.messagesGoNative('m')).toBe(true)
     const error = await r.resolve('m', 'messages').then(() => undefined, (e: unknown) => e as ApiError)
     expect(error?.httpStatus).toBe(503)
+    // An OpenAI engine that lists the model, even down, keeps the translated path (whose 503 names it).
+    const down = scripted('down-llm')
+    const unreachedNative = scripted('never', { api: 'anthropic' })
+    unreachedNative.script.models = 'fail'
+    const listed = registry([down.spec, unreachedNative.spec], 1)
+    await listed.checkAll()
+    down.script.models = 'fail'
+    await listed.checkAll()
+    expect(listed.get('down-llm')!.state).toBe('ERROR')
+    expect(listed.messagesGoNative('m')).toBe(false)
+    // A native engine drained before it was ever reached is leaving, not unreached: an unknown model is a 404.
+    const drained = scripted('drained', { api: 'anthropic' })
+    drained.script.models = 'fail'
+    const leaving = registry([drained.spec], 1)
+    await leaving.checkAll()
+    leaving.setDraining(leaving.get('drained')!)
+    expect(leaving.messagesGoNative('typo')).toBe(false)
+    const notFound = await leaving.resolve('typo', 'messages').then(() => undefined, (e: unknown) => e as ApiError)
+    expect(notFound?.httpStatus).toBe(404)
     // With an OpenAI engine READY for the model, the down native one gives way to the translated path.
     const llm = scripted('llm')
     const both = registry([anth.spec, llm.spec], 1)
