@@ -116,7 +116,8 @@ export function titleFrom(messages: readonly Record<string, unknown>[]): string 
   return line.length > TITLE_CHARS ? line.slice(0, TITLE_CHARS) : line
 }
 
-function textOf(content: unknown): string {
+/** A message's text: a string, or its text parts joined by newlines (as vLLM renders them for a chat template). */
+export function textOf(content: unknown): string {
   if (typeof content === 'string') return content
   if (Array.isArray(content))
     return content

@@ -8,7 +8,7 @@ import { ClientGone } from '../engines/engine-client'
 import { ApiError, ERROR_CODES } from '../errors'
 import type { StreamOutcome, Usage } from '../proxy/stream-relay'
 import type { NewMessage } from './session-repository'
-import { toNewMessage } from './session-shapes'
+import { textOf, toNewMessage } from './session-shapes'
 
 export interface TurnStore {
   /** Stores the turn's messages (creating the session if needed). */
@@ -108,7 +108,8 @@ export class SessionTurn {
       // A prefill and the reply that continues it are one assistant message: stored whole, so later
       // turns do not send the engine two assistant messages in a row (templates that alternate refuse them).
       const prefill = this.continuesLast ? this.newMessages.at(-1) : undefined
-      const continued = prefill?.role === 'assistant' ? textOf(prefill.content) : undefined
+      const content = prefill?.role === 'assistant' ? prefill.content : undefined
+      const continued = typeof content === 'string' || Array.isArray(content) ? textOf(content) : undefined
       const fresh = continued === undefined ? this.newMessages : this.newMessages.slice(0, -1)
       const replyText = typeof reply.content === 'string' ? reply.content : ''
       const whole = continued === undefined || this.continuesLast?.echoed ? reply : { ...reply, content: continued + replyText }
@@ -212,12 +213,4 @@ function turnBusy(sessionId: string, waitedMs: number): ApiError {
     'session_id',
     { 'retry-after': '1' },
   )
-}
-
-/** A message's text: a string, or its text parts joined; undefined for anything else. */
-function textOf(content: unknown): string | undefined {
-  if (typeof content === 'string') return content
-  if (!Array.isArray(content)) return undefined
-  const parts = content as { type?: unknown; text?: unknown }[]
-  return parts.every((part) => part.type === 'text' && typeof part.text === 'string') ? parts.map((part) => part.text).join('') : undefined
 }

@@ -73,7 +73,8 @@ test.each(ways)('history injection (stream: %p, session named by %s): turn 2 sen
 
 test.each([
   ['a string', 'The answer is (', false, ' B)', 'The answer is ( B)'],
-  ['text parts', [{ type: 'text', text: 'The answer ' }, { type: 'text', text: 'is (' }], false, ' B)', 'The answer is ( B)'],
+  // vLLM renders text parts joined by newlines: the stored message is the text the engine continued.
+  ['text parts', [{ type: 'text', text: 'The answer' }, { type: 'text', text: 'is (' }], false, ' B)', 'The answer\nis ( B)'],
   ['a string, echoed back by the engine (echo: true)', 'The answer is (', true, 'The answer is ( B)', 'The answer is ( B)'],
 ])('continue_final_message with the prefill as %s: stored as one assistant message, whole', async (_, prefill, echo, answer, stored) => {
   const id = newSessionId()
