@@ -99,14 +99,10 @@ export class RateLimiter {
     // Larger than a whole minute's budget: no wait makes it fit, so it is said first, with no
     // Retry-After, and the SDKs are told not to retry it.
     if (tpm !== null && tokens > tpm)
-      throw new ApiError(
-        429,
-        `Rate limit reached: this request may use up to ${tokens} tokens (prompt estimate + max_tokens), more than this key's ${tpm} tokens per minute; lower max_tokens or shorten the prompt`,
-        'rate_limit_error',
-        ERROR_CODES.rateLimitExceeded,
-        null,
-        { ...headersOf(state, limits, now), 'x-should-retry': 'false' },
-      )
+      throw tooMany(`this request may use up to ${tokens} tokens (prompt estimate + max_tokens), more than this key's ${tpm} tokens per minute; lower max_tokens or shorten the prompt`, undefined, {
+        ...headersOf(state, limits, now),
+        'x-should-retry': 'false',
+      })
     if (maxConcurrency !== null && state.inFlight >= maxConcurrency)
       throw tooMany(`this key allows ${maxConcurrency} concurrent request${maxConcurrency === 1 ? '' : 's'} and has ${state.inFlight} in flight`, 1, headersOf(state, limits, now))
     if (rpm !== null && state.requests.used(now) + 1 > rpm) {
@@ -158,11 +154,10 @@ function headersOf(state: KeyState, limits: KeyLimits, now: number): Record<stri
   return headers
 }
 
-function tooMany(why: string, retryAfterSeconds: number, headers: Record<string, string>): ApiError {
-  return new ApiError(429, `Rate limit reached: ${why}`, 'rate_limit_error', ERROR_CODES.rateLimitExceeded, null, {
-    ...headers,
-    'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))),
-  })
+/** A 429; `retryAfterSeconds` undefined when no wait helps (then no Retry-After). */
+function tooMany(why: string, retryAfterSeconds: number | undefined, headers: Record<string, string>): ApiError {
+  const all = retryAfterSeconds === undefined ? headers : { ...headers, 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) }
+  return new ApiError(429, `Rate limit reached: ${why}`, 'rate_limit_error', ERROR_CODES.rateLimitExceeded, null, all)
 }
 
 /** A duration as OpenAI writes it in x-ratelimit-reset-*: `250ms`, `1s`, `6m0s`. */

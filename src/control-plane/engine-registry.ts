@@ -144,8 +144,9 @@ export class EngineRegistry {
    */
   messagesGoNative(model: string): boolean {
     if (this.candidates(model, 'messages').length > 0) return true
-    // An OpenAI engine that lists the model, up or down, keeps the translated way (and its answer names it).
-    if (this.all.some((e) => e.servesOperation('chat') && e.models.has(model))) return false
+    // An OpenAI engine that lists the model, up or down, keeps the translated way (and its answer names
+    // it). The READY ones are indexed: the usual request is answered without a walk over the fleet.
+    if (this.candidates(model, 'chat').length > 0 || this.all.some((e) => e.servesOperation('chat') && e.models.has(model))) return false
     return this.all.some((e) => e.servesOperation('messages') && (e.models.has(model) || (unreached(e) && e.models.size === 0)))
   }
 
